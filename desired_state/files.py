@@ -1,0 +1,153 @@
+"""The files the deploy installs, rendered from settings and the host's facts.
+
+A launchd job is data (label, argv, environment, keep-alive) turned into a plist
+by ``plistlib``; the HAProxy config and the client files are jinja2 templates
+rendered with ``StrictUndefined``. deploy.py, render.py and the tests all call
+these functions, so what is tested is what is installed.
+
+.. code:: python
+
+    tailnet = Tailnet(ip="100.101.102.103", dns_name="remote-ollama.tail1234.ts.net")
+    config = haproxy_config(settings, layout, tailnet)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import plistlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from desired_state.layout import MacLayout
+from desired_state.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+_jinja = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_jinja.filters["tojson"] = lambda value: json.dumps(value)
+
+
+@dataclass(frozen=True)
+class Tailnet:
+    """The Mac's identity in the tailnet: its IPv4 address and MagicDNS name."""
+
+    ip: str
+    dns_name: str  # full MagicDNS name, without the trailing dot
+
+    def __post_init__(self) -> None:
+        address = ipaddress.IPv4Address(self.ip)
+        # Never a wildcard: a Tailscale address, or loopback for offline tests.
+        if not (address in ipaddress.IPv4Network("100.64.0.0/10") or address.is_loopback):
+            raise ValueError(f"{self.ip} is not a Tailscale (100.64.0.0/10) address")
+        if not self.dns_name or self.dns_name.endswith(".") or " " in self.dns_name:
+            raise ValueError(f"{self.dns_name!r} is not a MagicDNS name")
+
+    @property
+    def short_name(self) -> str:
+        return self.dns_name.split(".", 1)[0]
+
+    def host_headers(self, port: int) -> list[str]:
+        """Every Host value a tailnet client may send: IP, short and full name, each with or without the port."""
+        names = [self.ip, self.short_name, self.dns_name]
+        return [value for name in names for value in (name, f"{name}:{port}")]
+
+
+def ollama_job(settings: Settings, layout: MacLayout) -> dict[str, Any]:
+    """The launchd job that runs ``ollama serve`` on loopback."""
+    environment = {"HOME": layout.home, "OLLAMA_MODELS": layout.models_dir}
+    environment.update(settings.ollama_environment())
+    return _job(settings, layout, "ollama", [layout.brew_bin("ollama"), "serve"], environment)
+
+
+def haproxy_job(settings: Settings, layout: MacLayout) -> dict[str, Any]:
+    """The launchd job that runs HAProxy in master-worker mode in the foreground.
+
+    ``-W`` lets a reload (SIGUSR2 to the master) start new workers while the old
+    ones finish the streams they carry; ``-db`` keeps it in the foreground, as
+    launchd wants.
+    """
+    argv = [layout.brew_bin("haproxy"), "-W", "-db", "-f", layout.haproxy_config]
+    return _job(settings, layout, "haproxy", argv, {"HOME": layout.home})
+
+
+def _job(settings: Settings, layout: MacLayout, service: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    job: dict[str, Any] = {
+        "Label": settings.label(service),
+        "ProgramArguments": argv,
+        "EnvironmentVariables": env,
+        "RunAtLoad": True,
+        # Always come back: a crash, a kill, or (HAProxy at boot) a bind that
+        # failed because the Tailscale address does not exist yet.
+        "KeepAlive": True,
+        "ThrottleInterval": settings.launchd_throttle_interval_s,
+        "ProcessType": "Interactive" if service == "ollama" else "Standard",
+        "WorkingDirectory": layout.home,
+        "StandardOutPath": layout.log_path(service),
+        "StandardErrorPath": layout.log_path(service),
+    }
+    if settings.service_mode == "daemon":
+        job["UserName"] = layout.user
+    return job
+
+
+def plist_bytes(job: dict[str, Any]) -> bytes:
+    """The XML plist of a launchd job, byte-for-byte stable across runs."""
+    return plistlib.dumps(job, fmt=plistlib.FMT_XML, sort_keys=True)
+
+
+def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> str:
+    """The HAProxy config: the allowlist on the Tailscale address, Ollama behind it."""
+    routes: dict[str, dict[str, list[str]]] = {}
+    for route in settings.allowed_routes:
+        by_kind = routes.setdefault(route.method, {"paths": [], "patterns": []})
+        if route.has_model:
+            by_kind["patterns"].append(route.regex(settings.ollama_model_id_pattern))
+        else:
+            by_kind["paths"].append(route.path)
+    return _jinja.get_template("haproxy.cfg.j2").render(
+        settings=settings,
+        layout=layout,
+        bind_address=tailnet.ip,
+        allowed_hosts=tailnet.host_headers(settings.proxy_port),
+        routes=routes,
+    )
+
+
+def client_settings(settings: Settings, tailnet: Tailnet) -> str:
+    """What a person needs to point an OpenAI or Anthropic client at the server."""
+    return _jinja.get_template("client-settings.md.j2").render(
+        tailnet=tailnet, port=settings.proxy_port, routes=settings.allowed_routes,
+    )
+
+
+def tailscale_acl(settings: Settings) -> str:
+    """The Tailscale ACL policy snippet: the listed sources reach the tagged server's port, nothing else."""
+    policy = {
+        "tagOwners": {tag: ["autogroup:admin"] for tag in settings.tailscale_tags},
+        "acls": [
+            {
+                "action": "accept",
+                "src": settings.tailscale_acl_sources,
+                "dst": [f"{tag}:{settings.proxy_port}" for tag in settings.tailscale_tags],
+            },
+        ],
+    }
+    return json.dumps(policy, indent=2) + "\n"
+
+
+def client_files(settings: Settings, tailnet: Tailnet) -> dict[str, str]:
+    """The files written on the admin laptop after a deploy, by name."""
+    return {
+        "client-settings.md": client_settings(settings, tailnet),
+        "tailscale-acl.json": tailscale_acl(settings),
+    }

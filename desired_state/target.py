@@ -1,0 +1,78 @@
+"""What the deploy knows about the Mac it is running against, read once per host.
+
+Tasks call ``current()`` rather than reading facts again: each fact is a round
+trip over SSH.
+
+.. code:: python
+
+    mac = current()
+    mac.layout.plist_path("ollama")
+    mac.tailscale_cli  # /opt/homebrew/bin/tailscale, or the app's CLI
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pyinfra import host
+
+from desired_state.files import Tailnet
+from desired_state.layout import MacLayout
+from desired_state.settings import Settings
+from facts.macos import MacHost, PathsExist
+from facts.tailscale import TailscaleStatus
+
+TAILSCALE_APP = "/Applications/Tailscale.app"
+TAILSCALE_APP_CLI = f"{TAILSCALE_APP}/Contents/MacOS/Tailscale"
+
+_cache: dict[tuple[int, str], Target] = {}
+
+
+@dataclass(frozen=True)
+class Target:
+    settings: Settings
+    mac: dict[str, Any]
+    layout: MacLayout
+    tailscale_app: bool  # the Tailscale app is installed: use its CLI, not the formula
+    homebrew_present: bool
+
+    @property
+    def tailscale_cli(self) -> str:
+        return TAILSCALE_APP_CLI if self.tailscale_app else self.layout.brew_bin("tailscale")
+
+    @property
+    def formulae(self) -> list[str]:
+        """Homebrew formulae the deploy installs (the app and the formula conflict)."""
+        return ["ollama", "haproxy"] + ([] if self.tailscale_app else ["tailscale"])
+
+    def tailnet(self) -> Tailnet | None:
+        """The Mac's Tailscale address and MagicDNS name, read now; None until it has them."""
+        status = host.get_fact(TailscaleStatus, cli=self.tailscale_cli)
+        if status["backend_state"] == "Running" and status["ipv4"] and status["dns_name"]:
+            return Tailnet(ip=status["ipv4"], dns_name=status["dns_name"])
+        return None
+
+    @property
+    def root_args(self) -> dict[str, Any]:
+        """Global arguments for operations that touch the launchd domain and its plists."""
+        return {"_sudo": True} if self.layout.needs_root else {}
+
+    @property
+    def plist_owner(self) -> dict[str, str]:
+        if self.layout.needs_root:
+            return {"user": "root", "group": "wheel"}
+        return {"user": self.layout.user}
+
+
+def current() -> Target:
+    """The validated settings and the Mac's facts for the host being deployed."""
+    key = (id(host.state), host.name)
+    if key not in _cache:
+        settings = Settings.from_data(host.data.dict())
+        mac = host.get_fact(MacHost)
+        layout = MacLayout(settings, user=mac["user"] or "", uid=mac["uid"] or -1, home=mac["home"] or "")
+        brew = layout.brew_bin("brew")
+        exists = host.get_fact(PathsExist, paths=[TAILSCALE_APP, brew])
+        _cache[key] = Target(settings, mac, layout, tailscale_app=exists[TAILSCALE_APP], homebrew_present=exists[brew])
+    return _cache[key]

@@ -1,0 +1,92 @@
+"""Write, for each inventory host, every file the deploy would install, without
+connecting anywhere, so that a change can be reviewed and tested first.
+
+    python render.py --out build/render
+    python render.py --out build/render --tailscale-ip 100.101.102.103 \\
+        --magicdns remote-ollama.tail1234.ts.net --inventory lab/inventory.py
+
+Each host gets a folder laid out like the Mac (``Users/admin/Library/...``), plus
+the client files. The HAProxy config is checked with ``haproxy -c`` when an
+``haproxy`` binary is on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pyinfra_cli.inventory import make_inventory
+
+from desired_state.files import (
+    Tailnet,
+    client_files,
+    haproxy_config,
+    haproxy_job,
+    ollama_job,
+    plist_bytes,
+)
+from desired_state.layout import MacLayout
+from desired_state.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent
+
+
+def render_host(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> dict[str, bytes]:
+    """Every file of one host: absolute path on the Mac (or client file name) -> content."""
+    files = {
+        layout.plist_path("ollama"): plist_bytes(ollama_job(settings, layout)),
+        layout.plist_path("haproxy"): plist_bytes(haproxy_job(settings, layout)),
+        layout.haproxy_config: haproxy_config(settings, layout, tailnet).encode(),
+    }
+    files.update({f"clients/{name}": text.encode() for name, text in client_files(settings, tailnet).items()})
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="folder to write into (one subfolder per host)")
+    parser.add_argument("--inventory", default="inventory.py", help="pyinfra inventory file (default: inventory.py)")
+    parser.add_argument("--tailscale-ip", default="100.101.102.103", help="the Mac's Tailscale IPv4 address")
+    parser.add_argument("--magicdns", default=None, help="full MagicDNS name (default: <tailscale_hostname>.tailnet.ts.net)")
+    parser.add_argument("--uid", type=int, default=501, help="the SSH user's uid on the Mac (default: 501)")
+    args = parser.parse_args(argv)
+
+    os.chdir(ROOT)  # group_data/ is found beside the project's files, as pyinfra does
+    inventory = make_inventory(args.inventory, cwd=str(ROOT))
+    hosts = list(inventory)
+    if not hosts:
+        print(f"render.py: {args.inventory} lists no host", file=sys.stderr)
+        return 1
+    haproxy = shutil.which("haproxy")
+    for host in hosts:
+        try:
+            settings = Settings.from_data(host.data.dict())
+        except SettingsError as error:
+            print(f"render.py: host {host.name}: {error}", file=sys.stderr)
+            return 1
+        user = host.data.get("ssh_user") or "admin"
+        layout = MacLayout(settings, user=user, uid=args.uid, home=f"/Users/{user}")
+        tailnet = Tailnet(ip=args.tailscale_ip, dns_name=args.magicdns or f"{settings.tailscale_hostname}.tailnet.ts.net")
+        folder = args.out / host.name.replace("/", "_")
+        for path, content in render_host(settings, layout, tailnet).items():
+            target = folder / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            print(target)
+        if haproxy:
+            check = subprocess.run(
+                [haproxy, "-c", "-f", str(folder / layout.haproxy_config.lstrip("/"))],
+                capture_output=True, text=True, check=False,
+            )
+            if check.returncode != 0:
+                print(f"render.py: host {host.name}: haproxy -c rejected the config:\n{check.stdout}{check.stderr}", file=sys.stderr)
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""For clients: the settings to reach the server and the Tailscale ACL snippet, written locally."""
+
+from pathlib import Path
+
+from pyinfra import host
+
+from desired_state.files import client_files
+from desired_state.target import current
+from operations import local_files
+
+mac = current()
+
+local_files.written(
+    name="Ensure the client settings and the Tailscale ACL snippet are written locally",
+    directory=str(Path(mac.settings.client_settings_dir) / host.name),
+    render=lambda: (tailnet := mac.tailnet()) and client_files(mac.settings, tailnet),
+)
