@@ -1,0 +1,1 @@
+"""The lab: Mac-like test hosts over SSH, and the stand-ins for macOS tools."""
