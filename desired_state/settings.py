@@ -127,6 +127,9 @@ class Settings(BaseModel):
     uninstall_remove_packages: bool
     uninstall_remove_models: bool
 
+    reapply_interval_s: Annotated[int, Field(ge=60)]
+    reapply_report: Annotated[str, Field(min_length=1)]
+
     @field_validator("homebrew_prefix")
     @classmethod
     def _absolute_prefix(cls, prefix: str) -> str:

@@ -137,3 +137,11 @@ uninstall_remove_packages = False
 
 # Also delete the downloaded models (~/.ollama/models).
 uninstall_remove_models = False
+
+# --- Periodic re-apply (reapply.py, on the admin laptop) ------------------------------
+
+# Seconds between two re-applies of the deploy by the schedule (launchd or systemd).
+reapply_interval_s = 3600
+
+# Where each re-apply appends its JSON report line (relative to the project).
+reapply_report = "build/reapply.jsonl"

@@ -11,7 +11,7 @@ from operations import local_files
 mac = current()
 
 local_files.written(
-    name="Ensure the client settings and the Tailscale ACL snippet are written locally",
+    name="[admin laptop] Ensure the client settings and the Tailscale ACL snippet are written",
     directory=str(Path(mac.settings.client_settings_dir) / host.name),
     render=lambda: (tailnet := mac.tailnet()) and client_files(mac.settings, tailnet),
 )

@@ -1,0 +1,63 @@
+# The project's commands. `make lab` and `make test` are the README's set-up.
+#
+#   make lab        start the lab Mac, deploy to it, check it, print how to reach it (root)
+#   make test       every test suite (root: the proxy and lab suites use namespaces)
+#   make drift      exit 0 converged, 2 drifted, 1 error: the CI dry run (INVENTORY=...)
+#   make reapply    apply and append a JSON report line (the periodic re-apply)
+#   make render     write every file the deploy would install, offline (OUT=build/render)
+#   make lab-down   remove everything the lab made
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYINFRA := $(VENV)/bin/pyinfra
+INVENTORY ?= lab/inventory.py
+OUT ?= build/render
+LAB_DIR ?= $(CURDIR)/.lab
+export PRIVATE_OLLAMA_LAB_DIR := $(LAB_DIR)
+
+# Debian packages the lab and the tests run for real.
+APT_PACKAGES := haproxy openssh-server openssh-client sudo iproute2 lsof procps curl python3 python3-venv
+
+.PHONY: deps lab lab-up lab-deploy lab-check lab-down test drift reapply render root
+
+root:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make: this target needs root: it installs Debian packages and makes network and mount namespaces for the lab host. Run it with sudo." >&2; exit 1; fi
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+deps: root $(VENV)/.installed
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "--> Installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+lab: deps lab-up lab-deploy lab-check
+	@$(PY) -m lab.summary
+
+lab-up: deps
+	lab/labctl up
+
+lab-deploy:
+	TAILSCALE_AUTHKEY="$$(cat $(LAB_DIR)/authkey)" $(PYINFRA) -y $(INVENTORY) deploy.py
+
+lab-check:
+	$(PY) -m pytest -q -p no:cacheprovider tests/host --ssh-config=$(LAB_DIR)/ssh_config --hosts="$$($(PY) -m lab.summary --hosts)"
+
+lab-down: root
+	lab/labctl down
+
+test: deps
+	$(PY) -m pytest
+
+drift: $(VENV)/.installed
+	$(PY) drift.py $(INVENTORY)
+
+reapply: $(VENV)/.installed
+	$(PY) reapply.py $(INVENTORY)
+
+render: $(VENV)/.installed
+	$(PY) render.py --out $(OUT) --inventory $(INVENTORY)

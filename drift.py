@@ -1,0 +1,66 @@
+"""Drift check: plan the deploy without applying it, and say which hosts drifted.
+
+    python drift.py [INVENTORY]        # default: inventory.py
+
+Exit 0 when every host is converged, 2 when some drifted (each drifted
+operation is named with its hosts), 1 on error (a host unreachable, a fact that
+failed, bad settings). This is the CI dry run against a test host.
+
+pyinfra's ``--dry`` exits 0 even with changes pending, so this reads its JSON
+plan instead. Operations on the admin laptop's own files (named
+``[admin laptop] ...``) are not drift of a host and are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+LOCAL_OPERATION_PREFIX = "[admin laptop]"
+CONVERGED, ERROR, DRIFTED = 0, 1, 2
+
+
+def plan(inventory: str) -> tuple[int, dict | None, str]:
+    """Run pyinfra's dry run; return its exit code, its JSON plan and its log."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pyinfra", inventory, "deploy.py", "--dry", "--json"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    try:
+        return run.returncode, json.loads(run.stdout), run.stderr
+    except json.JSONDecodeError:
+        return run.returncode or ERROR, None, run.stderr + run.stdout
+
+
+def drifted_operations(plan_json: dict) -> list[tuple[str, list[str]]]:
+    """(operation name, hosts it would change) for every operation with a change."""
+    drifted = []
+    for operation in plan_json["plan"]:
+        hosts = operation["hosts_with_change"] + operation["hosts_with_conditional_change"]
+        if hosts and not operation["name"].startswith(LOCAL_OPERATION_PREFIX):
+            drifted.append((operation["name"], hosts))
+    return drifted
+
+
+def main(argv: list[str]) -> int:
+    inventory = argv[0] if argv else "inventory.py"
+    code, plan_json, log = plan(inventory)
+    if code != 0 or plan_json is None:
+        print(log.rstrip(), file=sys.stderr)
+        print(f"drift check failed: pyinfra exited {code} (a host unreachable or a fact failed)", file=sys.stderr)
+        return ERROR
+    drifted = drifted_operations(plan_json)
+    for name, hosts in drifted:
+        print(f"drifted: {name}: {', '.join(hosts)}")
+    if drifted:
+        print("run the deploy to repair: pyinfra", inventory, "deploy.py -y")
+        return DRIFTED
+    print("converged: no operation would change anything")
+    return CONVERGED
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,81 @@
+"""testinfra checks for any host running the private Ollama server: a real Mac
+or the lab. They use only what works on macOS (lsof, launchctl print, files,
+commands): testinfra's socket and service modules do not.
+
+    pytest tests/host --hosts=ssh://admin@mac-studio.local
+    pytest tests/host --ssh-config=.lab/ssh_config --hosts=ssh://lab-mac-1
+
+The knobs are group_data/all.py's defaults; where a host overrides one of them,
+pass the same override here as PRIVATE_OLLAMA_DATA='{"proxy_port": 8443}'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import plistlib
+import shlex
+from dataclasses import dataclass
+
+import pytest
+
+from desired_state.inventory import settings_for
+from desired_state.layout import MacLayout
+from desired_state.settings import Settings
+from facts.launchd import LaunchdService
+from facts.network import TcpListeners
+from facts.tailscale import TailscaleStatus
+from desired_state.target import TAILSCALE_APP_CLI
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("hosts"):
+        skip = pytest.mark.skip(reason="no host given: run with --hosts=ssh://user@mac (see tests/host/conftest.py)")
+        for item in items:
+            if "tests/host/" in str(item.fspath):
+                item.add_marker(skip)
+
+
+@dataclass(frozen=True)
+class Server:
+    """What the checks need to know about the host under test."""
+
+    host: object  # testinfra's host
+    settings: Settings
+    layout: MacLayout
+    tailscale_ip: str
+    dns_name: str
+
+    def run(self, command: str):
+        return self.host.run(command)
+
+    def fact(self, fact_class, *args):
+        """Run one of the deploy's own facts on the host and parse it the same way."""
+        fact = fact_class()
+        result = self.host.run(fact.command(*args))
+        return fact.process(result.stdout.splitlines())
+
+    def plist(self, service: str) -> dict:
+        return plistlib.loads(self.host.file(self.layout.plist_path(service)).content)
+
+    def curl(self, method: str, url: str, *headers: str) -> tuple[int, str]:
+        header_args = " ".join(f"-H {shlex.quote(header)}" for header in headers)
+        out = self.run(
+            f"curl -sS --path-as-is -m 10 -X {method} {header_args} -o /dev/stderr -w '%{{http_code}}' "
+            f"{'-d {}' if method == 'POST' else ''} {shlex.quote(url)}",
+        )
+        return int(out.stdout or 0), out.stderr
+
+
+@pytest.fixture(scope="module")
+def server(host) -> Server:
+    settings = settings_for(json.loads(os.environ.get("PRIVATE_OLLAMA_DATA", "{}")))
+    uid, user, home = host.run("id -u; id -un; echo $HOME").stdout.split()
+    gui = MacLayout(settings.model_copy(update={"service_mode": "agent"}), user, int(uid), home)
+    # The mode the host runs in is the one whose launchd domain has the Ollama job.
+    mode = "agent" if host.run(f"launchctl print {gui.service_target('ollama')}").rc == 0 else "daemon"
+    layout = MacLayout(settings.model_copy(update={"service_mode": mode}), user, int(uid), home)
+    cli = TAILSCALE_APP_CLI if host.file(TAILSCALE_APP_CLI).exists else layout.brew_bin("tailscale")
+    status = Server(host, layout.settings, layout, "", "").fact(TailscaleStatus, cli)
+    assert status["ipv4"], f"Tailscale has no address on this host: {status}"
+    return Server(host, layout.settings, layout, status["ipv4"], status["dns_name"])
