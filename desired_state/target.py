@@ -12,6 +12,7 @@ trip over SSH.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,8 @@ from facts.tailscale import TailscaleStatus
 TAILSCALE_APP = "/Applications/Tailscale.app"
 TAILSCALE_APP_CLI = f"{TAILSCALE_APP}/Contents/MacOS/Tailscale"
 
-_cache: dict[tuple[int, str], Target] = {}
+# Per pyinfra State (a deploy run), per host name.
+_cache: weakref.WeakKeyDictionary[Any, dict[str, Target]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -67,12 +69,14 @@ class Target:
 
 def current() -> Target:
     """The validated settings and the Mac's facts for the host being deployed."""
-    key = (id(host.state), host.name)
-    if key not in _cache:
+    targets = _cache.setdefault(host.state, {})
+    if host.name not in targets:
         settings = Settings.from_data(host.data.dict())
         mac = host.get_fact(MacHost)
         layout = MacLayout(settings, user=mac["user"] or "", uid=mac["uid"] or -1, home=mac["home"] or "")
         brew = layout.brew_bin("brew")
         exists = host.get_fact(PathsExist, paths=[TAILSCALE_APP, brew])
-        _cache[key] = Target(settings, mac, layout, tailscale_app=exists[TAILSCALE_APP], homebrew_present=exists[brew])
-    return _cache[key]
+        targets[host.name] = Target(
+            settings, mac, layout, tailscale_app=exists[TAILSCALE_APP], homebrew_present=exists[brew],
+        )
+    return targets[host.name]

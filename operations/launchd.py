@@ -151,12 +151,14 @@ def foreign_holder_remedy(holder: dict, port: int) -> str:
 
 
 @operation()
-def port_released(address: str, port: int, owner_target: str):
+def port_released(address: str, port: int, owner_target: str, squatter_domain: str):
     """
     Stop and disable any other launchd job that listens on the port our job needs.
 
     + address, port: what our job binds (e.g. ``127.0.0.1``, 11434)
     + owner_target: our job's service target; its own listener is left alone
+    + squatter_domain: the domain whose jobs ``launchctl list`` shows the deploy
+      user, where Ollama.app and brew services run (``gui/<uid>``)
 
     Ollama.app and the ``homebrew.mxcl.ollama`` brew service both take
     127.0.0.1:11434. A listener that launchd did not start (so cannot be
@@ -170,17 +172,17 @@ def port_released(address: str, port: int, owner_target: str):
             name="Ensure nothing else holds Ollama's port",
             address="127.0.0.1", port=11434,
             owner_target="gui/501/org.private-ollama.ollama",
+            squatter_domain="gui/501",
         )
     """
     holders = port_holders(address, port, owner_target)
     if not holders:
         host.noop(f"nothing but {owner_target} listens on port {port}")
         return
-    domain = owner_target.rsplit("/", 1)[0]
     for label in dict.fromkeys(holder["label"] for holder in holders):
         if label is None:
             raise OperationError(foreign_holder_remedy(next(h for h in holders if h["label"] is None), port))
-        squatter = f"{domain}/{label}"
+        squatter = f"{squatter_domain}/{label}"
         yield StringCommand(
             "echo", shlex.quote(f"Stopping and disabling {squatter}, which held port {port}"),
         )

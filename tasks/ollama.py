@@ -18,6 +18,7 @@ launchd.port_released(
     address=settings.ollama_listen_address,
     port=settings.ollama_port,
     owner_target=layout.service_target("ollama"),
+    squatter_domain=f"gui/{layout.uid}",
 )
 
 launchd.job_loaded(

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pyinfra
 from pyinfra.api import Config, State
 from pyinfra.api.connect import connect_all
 from pyinfra.api.state import StateStage
-from pyinfra.context import ctx_config, ctx_inventory, ctx_state
+from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.util import load_deploy_file
 
@@ -63,8 +64,8 @@ class ConvergedMac:
             layout.plist_path("haproxy"): plist_bytes(haproxy_job(settings, layout)),
             layout.haproxy_config: haproxy_config(settings, layout, TAILNET).encode(),
         }
-        self.file_modes = {layout.haproxy_config: 0o600}
-        self.directories = {layout.config_dir: 0o700, layout.log_dir: 0o755, layout.plist_dir: 0o755}
+        self.file_modes = {layout.haproxy_config: 600}  # pyinfra's modes are octal digits as an int
+        self.directories = {layout.config_dir: 700, layout.log_dir: 755, layout.plist_dir: 755}
         self.services = {
             layout.service_target("ollama"): {"state": "running", "pid": OLLAMA_PID, "path": layout.plist_path("ollama")},
             layout.service_target("haproxy"): {"state": "running", "pid": HAPROXY_PID, "path": layout.plist_path("haproxy")},
@@ -79,6 +80,13 @@ class ConvergedMac:
             client_dir.mkdir(parents=True, exist_ok=True)
             (client_dir / HOST / name).parent.mkdir(parents=True, exist_ok=True)
             (client_dir / HOST / name).write_text(text)
+
+    def boot_out(self, service: str) -> None:
+        """The job is unloaded: launchd forgets it and its process is gone."""
+        pid = self.services.pop(self.layout.service_target(service))["pid"]
+        del self.jobs[self.settings.label(service)]
+        for port, listeners in self.listeners.items():
+            self.listeners[port] = [listener for listener in listeners if listener["pid"] != pid]
 
     def fact(self, name: str, kwargs: dict[str, Any]) -> Any:
         """The canned value of one fact read."""
@@ -97,6 +105,7 @@ class ConvergedMac:
             "Sha1File": lambda: sha1(self.files[kwargs["path"]]) if kwargs["path"] in self.files else None,
             "File": lambda: self._file(kwargs["path"]),
             "Directory": lambda: self._directory(kwargs["path"]),
+            "TmpDir": lambda: "/tmp",
         }
         if name not in readers:
             raise AssertionError(f"the deploy read a fact the test does not know: {name}({kwargs})")
@@ -106,7 +115,7 @@ class ConvergedMac:
         if path not in self.files:
             return None
         user, group = ("root", "wheel") if path.startswith("/Library/") else ("admin", "staff")
-        return {"user": user, "group": group, "mode": self.file_modes.get(path, 0o644), "size": len(self.files[path])}
+        return {"user": user, "group": group, "mode": self.file_modes.get(path, 644), "size": len(self.files[path])}
 
     def _directory(self, path: str) -> dict | None:
         if path not in self.directories:
@@ -133,23 +142,36 @@ def _canned(mac: ConvergedMac):
 
 def plan(mac: ConvergedMac, deploy: str = "deploy.py", env: dict[str, str] | None = None) -> list[str]:
     """Names of the operations that would change something on the fake Mac."""
+    return list(planned_commands(mac, deploy, env))
+
+
+def planned_commands(mac: ConvergedMac, deploy: str = "deploy.py", env: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """The operations that would change something, each with its commands as
+    pyinfra would print them (secrets masked)."""
     inventory_file = ROOT / "tests" / "unit" / "fake_inventory.py"
     os.environ["PLAN_TEST_DATA"] = repr(mac.data)
-    with mock.patch.dict(os.environ, env or {}), _canned(mac):
-        state = State(check_for_changes=True)
-        state.cwd = str(ROOT)
+    pyinfra.is_cli = True  # local.include, which deploy.py uses, is a CLI feature
+    state = State(check_for_changes=True)
+    state.cwd = str(ROOT)
+    config = Config()
+    with mock.patch.dict(os.environ, env or {}), _canned(mac), ctx_state.use(state), ctx_config.use(config):
         inventory = make_inventory(str(inventory_file), cwd=str(ROOT))
-        config = Config()
-        with ctx_state.use(state), ctx_inventory.use(inventory), ctx_config.use(config):
+        with ctx_inventory.use(inventory):
             state.init(inventory, config)
             state.set_stage(StateStage.Connect)
             connect_all(state)
             state.set_stage(StateStage.Prepare)
             load_deploy_file(state, str(ROOT / deploy))
             host = inventory.get_host(HOST)
-            changes = []
+            changes = {}
             for op_hash in state.get_op_order():
                 op_data = state.ops[host].get(op_hash)
                 if op_data and op_data.operation_meta._maybe_is_change:
-                    changes.append(list(state.get_op_meta(op_hash).names)[0])
+                    name = list(state.get_op_meta(op_hash).names)[0].split(" | ")[-1]  # drop "tasks/x.py | "
+                    with ctx_host.use(host):
+                        changes[name] = [_printable(command) for command in op_data.command_generator()]
             return changes
+
+
+def _printable(command: Any) -> str:
+    return command.get_masked_value() if hasattr(command, "get_masked_value") else repr(command)
