@@ -58,11 +58,14 @@ class Server:
     def plist(self, service: str) -> dict:
         return plistlib.loads(self.host.file(self.layout.plist_path(service)).content)
 
-    def curl(self, method: str, url: str, *headers: str) -> tuple[int, str]:
-        header_args = " ".join(f"-H {shlex.quote(header)}" for header in headers)
+    def curl(self, method: str, path: str, *headers: str, body: str | None = None) -> tuple[int, str]:
+        """A request to the proxy from the host itself; (status, body)."""
+        url = f"http://{self.tailscale_ip}:{self.settings.proxy_port}{path}"
+        args = [f"-H {shlex.quote(header)}" for header in headers]
+        if body is not None or method == "POST":
+            args.append(f"-H 'Content-Type: application/json' -d {shlex.quote(body or '{}')}")
         out = self.run(
-            f"curl -sS --path-as-is -m 10 -X {method} {header_args} -o /dev/stderr -w '%{{http_code}}' "
-            f"{'-d {}' if method == 'POST' else ''} {shlex.quote(url)}",
+            f"curl -sS --path-as-is -m 30 -X {method} {' '.join(args)} -o /dev/stderr -w '%{{http_code}}' {shlex.quote(url)}",
         )
         return int(out.stdout or 0), out.stderr
 

@@ -88,11 +88,13 @@ class Lab:
     def labctl(self, *argv: str) -> Run:
         return self._run([LABCTL, *argv])
 
-    def curl(self, method: str, path: str, host: str | None = None, *extra: str) -> tuple[int, str]:
+    def curl(self, method: str, path: str, host: str | None = None, body: str | None = None) -> tuple[int, str]:
+        """A request from the tailnet client to the lab Mac's proxy; (status, body), status 0 when refused."""
         target = host or self.host["tailscale_ip"]
+        data = ["-H", "Content-Type: application/json", "-d", body or "{}"] if body or method == "POST" else []
         run = self.client(
             "curl", "-sS", "--path-as-is", "-m", "10", "-X", method, "-o", "/dev/stdout", "-w", "\n%{http_code}",
-            *(["-d", "{}"] if method == "POST" else []), *extra, f"http://{target}:11434{path}",
+            *data, f"http://{target}:11434{path}",
         )
         body, _, status = run.stdout.rpartition("\n")
         return int(status or 0), body

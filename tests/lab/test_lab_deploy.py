@@ -13,6 +13,7 @@ import pytest
 
 from desired_state.inventory import settings_for
 from tests.lab.conftest import ROOT, changed
+from tests.probes import probe
 
 pytestmark = pytest.mark.lab
 
@@ -81,8 +82,9 @@ def test_host_checks_pass_against_the_lab(lab):
 def test_allowed_routes_work_from_the_tailnet(lab, route, by):
     name = {"ip": lab.host["tailscale_ip"], "magicdns": lab.host["magicdns_name"],
             "short name": lab.host["magicdns_name"].split(".")[0]}[by]
-    status, body = lab.curl(route.method, route.path.replace("{model}", "llama3.2:latest"), name)
-    assert status == 200, body
+    method, path, body = probe(route, "llama3.2:latest")
+    status, answer = lab.curl(method, path, name, body)
+    assert status == 200, answer
 
 
 @pytest.mark.parametrize(
@@ -138,11 +140,11 @@ asyncio.run(main(sys.argv[1]))
 
 DRIFTS = {
     "haproxy.cfg edited": (
-        f"sed -i 's/http-request deny/#http-request deny/' {HAPROXY_CFG}",
+        f"sed -i.orig 's/http-request deny/#http-request deny/' {HAPROXY_CFG}",
         "Ensure the HAProxy allowlist config is valid and live",
     ),
     "OLLAMA_HOST widened in the plist": (
-        f"sed -i 's/127.0.0.1:11434/0.0.0.0:11434/' {PLIST_OLLAMA}",
+        f"sed -i.orig 's/127.0.0.1:11434/0.0.0.0:11434/' {PLIST_OLLAMA}",
         "Ensure Ollama runs as a launchd job on loopback",
     ),
     "HAProxy agent booted out": (
