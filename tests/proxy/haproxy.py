@@ -1,0 +1,71 @@
+"""The rendered HAProxy config, run by the real haproxy binary as launchd runs it.
+
+.. code:: python
+
+    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port})
+    with running_haproxy(settings, tmp_path) as proxy:
+        ...  # talk to 127.0.0.1:{proxy.port} with Host {proxy.host}
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from desired_state.files import Tailnet, haproxy_config
+from desired_state.layout import MacLayout
+from desired_state.settings import Settings
+from tests.proxy.processes import spawn, stop, wait_until
+from tests.proxy.standin import answers
+
+# PRIVATE_OLLAMA_HAPROXY runs the suite against another build (e.g. a 3.x) than the one on PATH.
+HAPROXY = (os.environ.get("PRIVATE_OLLAMA_HAPROXY") or shutil.which("haproxy")
+           or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin"))
+DNS_NAME = "remote-ollama.tail1234.ts.net"
+
+
+def render(settings: Settings, bind_address: str) -> str:
+    """The config the deploy installs, for a Mac whose Tailscale address is ``bind_address``."""
+    layout = MacLayout(settings, user="admin", uid=501, home="/Users/admin")
+    return haproxy_config(settings, layout, Tailnet(ip=bind_address, dns_name=DNS_NAME))
+
+
+def check(config: Path) -> subprocess.CompletedProcess:
+    """``haproxy -c -f config``: what the deploy validates before installing."""
+    return subprocess.run([HAPROXY, "-c", "-f", str(config)], check=False, capture_output=True, text=True, timeout=30)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    port: int
+    settings: Settings
+    host: str  # a Host header value the proxy allows: the short MagicDNS name with the port
+    log: Path
+
+
+def forwards(proxy: Proxy) -> bool:
+    """Whether the proxy is up and Ollama answers through it."""
+    return answers(proxy.port, "/api/version", proxy.host)
+
+
+@contextmanager
+def running_haproxy(settings: Settings, workdir: Path, ready: Callable[[Proxy], bool] = forwards) -> Iterator[Proxy]:
+    """``haproxy -W -db -f cfg`` on 127.0.0.1:settings.proxy_port, once ``ready(proxy)``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "haproxy.cfg"
+    config.write_text(render(settings, "127.0.0.1"))
+    checked = check(config)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    proxy = Proxy(settings.proxy_port, settings, f"{DNS_NAME.split('.')[0]}:{settings.proxy_port}",
+                  workdir / "haproxy.log")
+    process = spawn([HAPROXY, "-W", "-db", "-f", str(config)], proxy.log)
+    try:
+        wait_until(lambda: ready(proxy), f"{ready.__name__}(HAProxy on 127.0.0.1:{proxy.port})")
+        yield proxy
+    finally:
+        stop(process)

@@ -1,0 +1,96 @@
+"""The Ollama stand-in as the tests run it: on 127.0.0.1, recording to a file of their own.
+
+.. code:: python
+
+    with running_standin(tmp_path) as ollama:
+        ...  # talk to 127.0.0.1:{ollama.port}
+        assert ollama.record.has(marker)
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.proxy.processes import free_port, spawn, stop, wait_until
+
+STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
+OLLAMA = STANDINS / "ollama"
+PYTHON = "/usr/bin/python3"  # stand-ins run on Debian's Python, never the venv
+CHUNK_INTERVAL_MS = 25
+
+
+def load_standin_module():
+    """lab/standins/ollama.py as a module: its route table and fake models are the tests' data."""
+    if "ollama_standin" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("ollama_standin", STANDINS / "ollama.py")
+        sys.modules["ollama_standin"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["ollama_standin"])
+    return sys.modules["ollama_standin"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """The stand-in's log of every request it received, one JSON object per line."""
+
+    path: Path
+
+    def requests(self) -> list[dict]:
+        return [json.loads(line) for line in self.path.read_text().splitlines()] if self.path.exists() else []
+
+    def with_marker(self, marker: str) -> list[dict]:
+        """Requests whose headers or target carry ``marker``."""
+        return [seen for seen in self.requests() if marker in json.dumps([seen["target"], seen["headers"]])]
+
+    def has(self, marker: str) -> bool:
+        return bool(self.with_marker(marker))
+
+
+@dataclass
+class Standin:
+    port: int
+    record: Record
+    process: subprocess.Popen
+    home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a CLI call that talks to this server."""
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home),
+                "OLLAMA_HOST": f"127.0.0.1:{self.port}", **extra}
+
+
+def answers(port: int, path: str = "/api/version", host: str = "127.0.0.1") -> bool:
+    """Whether 127.0.0.1:port answers ``GET path`` with 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def running_standin(workdir: Path, **env: str) -> Iterator[Standin]:
+    """`ollama serve` on a free loopback port, its record and HOME in ``workdir``; stopped on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    record = Record(workdir / "requests.jsonl")
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "OLLAMA_HOST": f"127.0.0.1:{port}",
+                   "OLLAMA_STANDIN_RECORD": str(record.path),
+                   "OLLAMA_STANDIN_CHUNK_INTERVAL_MS": str(CHUNK_INTERVAL_MS), **env}
+    process = spawn([PYTHON, str(OLLAMA), "serve"], workdir / "ollama.log", environment)
+    try:
+        wait_until(lambda: answers(port), f"the Ollama stand-in answers on 127.0.0.1:{port}")
+        yield Standin(port, record, process, workdir)
+    finally:
+        stop(process)
