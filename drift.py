@@ -40,8 +40,9 @@ def drifted_operations(plan_json: dict) -> list[tuple[str, list[str]]]:
     drifted = []
     for operation in plan_json["plan"]:
         hosts = operation["hosts_with_change"] + operation["hosts_with_conditional_change"]
-        if hosts and not operation["name"].startswith(LOCAL_OPERATION_PREFIX):
-            drifted.append((operation["name"], hosts))
+        name = operation["name"].split(" | ")[-1]  # without pyinfra's "tasks/x.py | " prefix
+        if hosts and not name.startswith(LOCAL_OPERATION_PREFIX):
+            drifted.append((name, hosts))
     return drifted
 
 

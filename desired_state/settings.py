@@ -170,6 +170,8 @@ class Settings(BaseModel):
             raise ValueError(f"malformed pattern: {error}") from None
         if "^" in pattern or "$" in pattern:
             raise ValueError("must not hold ^ or $: the deploy anchors it")
+        if "'" in pattern or any(char.isspace() for char in pattern):
+            raise ValueError("must not hold quotes or white space (it is quoted in the HAProxy config)")
         for hostile in ("/", "..", ".", "", "a/b", "%2F", "%2e%2e", "a b", "a?b", "a#b"):
             if compiled.fullmatch(hostile):
                 raise ValueError(f"matches {hostile!r}: a model id must be one safe path segment")

@@ -11,7 +11,7 @@ import hashlib
 import shlex
 from io import BytesIO
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import OperationError, StringCommand, operation
 from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files
@@ -183,9 +183,8 @@ def port_released(address: str, port: int, owner_target: str, squatter_domain: s
         if label is None:
             raise OperationError(foreign_holder_remedy(next(h for h in holders if h["label"] is None), port))
         squatter = f"{squatter_domain}/{label}"
-        yield StringCommand(
-            "echo", shlex.quote(f"Stopping and disabling {squatter}, which held port {port}"),
-        )
+        if host.state.is_executing:
+            logger.warning(f"{host.print_prefix}Stopping and disabling {squatter}, which held port {port}")
         yield StringCommand("launchctl", "disable", shlex.quote(squatter))
         yield bootout_and_wait(squatter)
 

@@ -25,7 +25,7 @@ from host.layout import ADMIN_UID, ADMIN_USER, STAFF_GID, HostPlan
 
 HERE = Path(__file__).resolve().parent
 STANDINS = "/usr/libexec/lab-standins"  # the stand-ins' code, inside the host
-TOOLS = ("launchctl", "sw_vers", "uname")  # put at /usr/bin/<tool> (also /bin: a symlink on Debian)
+TOOLS = ("launchctl", "sw_vers", "uname", "stat")  # put at /usr/bin/<tool> (also /bin: a symlink on Debian)
 HOMEBREW = "/opt/homebrew"
 HOMEBREW_DIRS = ("bin", "sbin", "Cellar", "Caskroom", "opt", "etc", "lib", "include", "share", "var", "var/log")
 WHEEL_GID = 0

@@ -14,7 +14,7 @@ line to a record file, so a test can tell what did and did not reach Ollama.
 
     $ OLLAMA_HOST=127.0.0.1:18434 OLLAMA_STANDIN_RECORD=/tmp/seen.jsonl ollama serve &
     $ OLLAMA_HOST=127.0.0.1:18434 ollama --version
-    ollama version is 0.13.5
+    ollama version is 0.14.3
 
 Environment, as the real server reads it: ``OLLAMA_HOST``, ``OLLAMA_ORIGINS``,
 ``OLLAMA_NO_CLOUD``. The stand-in's own: ``OLLAMA_STANDIN_RECORD`` (default
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-VERSION = "0.13.5"
+VERSION = "0.14.3"
 
 # The one fake model list: /api/tags, /api/ps, /api/show, /v1/models and `ollama list` read it.
 MODELS = (

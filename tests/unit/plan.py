@@ -56,7 +56,7 @@ class ConvergedMac:
             "ipv6": None, "dns_name": TAILNET.dns_name, "hostname": "remote-ollama", "tags": ["tag:ai-server"],
             "magicdns_suffix": "tail1234.ts.net", "error": None,
         }
-        self.brew = {"ollama": {"0.13.5"}, "haproxy": {"3.2.4"}, "tailscale": {"1.90.1"}}
+        self.brew = {"ollama": {"0.14.3"}, "haproxy": {"3.2.4"}, "tailscale": {"1.90.1"}}
         self.sudo = True
         self.domain = {"available": True, "error": None, "disabled": {}}
         self.files = {

@@ -35,6 +35,7 @@ def test_defaults_are_valid():
         ({"ollama_model_id_pattern": "[a-z"}, "ollama_model_id_pattern", "malformed pattern"),
         ({"ollama_model_id_pattern": ".+"}, "ollama_model_id_pattern", "one safe path segment"),
         ({"ollama_model_id_pattern": "^[a-z]+$"}, "ollama_model_id_pattern", "anchors"),
+        ({"ollama_model_id_pattern": "[a-z']+"}, "ollama_model_id_pattern", "quotes"),
         ({"service_mode": "cron"}, "service_mode", "'agent' or 'daemon'"),
         ({"ollama_listen_address": "0.0.0.0"}, "ollama_listen_address", "not a loopback address"),
         ({"ollama_listen_address": "100.101.102.103"}, "ollama_listen_address", "not a loopback address"),
