@@ -1,12 +1,13 @@
 """What `up` hands to the admin side: lab.json, an OpenSSH client config, known_hosts.
 
-``lab.json`` is the interface of the lab (``lab/state.py`` reads it)::
+``lab.json`` is the interface of the lab (``lab/state.py`` reads it); here a lab in slot 1::
 
-    {"hosts": [{"name": "lab-mac-1", "ssh_hostname": "198.51.100.2", "ssh_port": 22,
-                "ssh_user": "admin", "tailscale_ip": "100.101.102.103",
-                "magicdns_name": "remote-ollama.tail1a2b3c.ts.net", "netns": "pol-mac-1",
+    {"slot": 1,
+     "hosts": [{"name": "lab-mac-1", "ssh_hostname": "198.51.100.66", "ssh_port": 22,
+                "ssh_user": "admin", "tailscale_ip": "100.85.102.103",
+                "magicdns_name": "remote-ollama.tail1a2b3c.ts.net", "netns": "pol1-mac-1",
                 "data": {"tailscale_hostname": "remote-ollama"}}],
-     "client_netns": "pol-client", "ssh_config": "/…/.lab/ssh_config", "ssh_key": "/…/.lab/id_ed25519",
+     "client_netns": "pol1-client", "ssh_config": "/…/.lab/ssh_config", "ssh_key": "/…/.lab/id_ed25519",
      "known_hosts": "/…/.lab/known_hosts", "authkey_file": "/…/.lab/authkey", ...}
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from host.layout import ADMIN_USER, CLIENT_NETNS, LabPaths, LabPlan
+from host.layout import ADMIN_USER, LabPaths, LabPlan
 
 
 def write_outputs(paths: LabPaths, plan: LabPlan) -> None:
@@ -49,6 +50,7 @@ def ssh_config(paths: LabPaths, plan: LabPlan) -> str:
 
 def lab_json(paths: LabPaths, plan: LabPlan) -> dict:
     return {
+        "slot": plan.slot,
         "hosts": [
             {
                 "name": host.name,
@@ -63,7 +65,7 @@ def lab_json(paths: LabPaths, plan: LabPlan) -> dict:
             }
             for host in plan.hosts
         ],
-        "client_netns": CLIENT_NETNS,
+        "client_netns": plan.client_netns,
         "client_tailscale_ip": plan.client_ip,
         "magicdns_suffix": plan.magicdns_suffix,
         "ssh_config": str(paths.ssh_config),

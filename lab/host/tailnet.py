@@ -11,7 +11,7 @@ tailscaled stand-in (bind-mounted at /var/lib/lab/control in each host):
 
 .. code:: python
 
-    client_ip, host_ips = pick_addresses(2, random.SystemRandom())
+    client_ip, host_ips = pick_addresses(2, slot=1, rng=random.SystemRandom())
     write_control(paths.control, plan, key)
 """
 
@@ -27,6 +27,9 @@ from pathlib import Path
 from host.layout import LabPlan
 
 TAILNET = ipaddress.IPv4Network("100.64.0.0/10")
+# A /12 per slot (as many as SLOTS): labs running at once never share an address. Each lab's
+# client only routes to its own hosts anyway, but a log or a test could mix two labs up.
+SLOT_TAILNETS = list(TAILNET.subnets(new_prefix=12))
 QUAD100 = ipaddress.IPv4Address("100.100.100.100")  # Tailscale's own DNS address
 ULA_PREFIX = "fd7a:115c:a1e0::"  # Tailscale's IPv6 range
 TAILNET_NAME = "private-ollama-lab"
@@ -35,11 +38,12 @@ CLIENT_HOSTS_HEADER = "127.0.0.1\tlocalhost\n::1\tlocalhost\n# MagicDNS: kept by
 _ALNUM = string.ascii_letters + string.digits
 
 
-def pick_addresses(count: int, rng: random.Random) -> tuple[str, list[str]]:
-    """A distinct random 100.64.0.0/10 address for the client and for each host."""
+def pick_addresses(count: int, slot: int, rng: random.Random) -> tuple[str, list[str]]:
+    """A distinct random address of the slot's part of 100.64.0.0/10 for the client and for each host."""
+    network = SLOT_TAILNETS[slot]
     chosen: list[str] = []
     while len(chosen) < count + 1:
-        address = TAILNET[rng.randrange(1, TAILNET.num_addresses - 1)]
+        address = network[rng.randrange(1, network.num_addresses - 1)]
         if address != QUAD100 and address.packed[-1] not in (0, 255) and str(address) not in chosen:
             chosen.append(str(address))
     return chosen[0], chosen[1:]

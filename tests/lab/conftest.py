@@ -51,7 +51,10 @@ class Lab:
 
     def _run(self, argv: list[str], env: dict | None = None, timeout: int = 300) -> Run:
         # The auth key reaches a command only when a test passes it.
-        inherited = {name: value for name, value in os.environ.items() if name != "TAILSCALE_AUTHKEY"}
+        inherited = {
+            name: value for name, value in os.environ.items()
+            if name not in ("TAILSCALE_AUTHKEY", "PRIVATE_OLLAMA_LAB_SLOT")
+        }
         full_env = {**inherited, "PRIVATE_OLLAMA_LAB_DIR": str(self.state_dir), **(env or {})}
         done = subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
         self.outputs.append(done.stdout + done.stderr)
@@ -121,6 +124,7 @@ def lab():
         pytest.skip("the lab needs haproxy and openssh-server (make deps)")
     state_dir = ROOT / "build" / "lab-test"
     env = {**os.environ, "PRIVATE_OLLAMA_LAB_DIR": str(state_dir)}
+    env.pop("PRIVATE_OLLAMA_LAB_SLOT", None)  # any free slot: `make lab` may hold slot 0
     subprocess.run([LABCTL, "down"], env=env, capture_output=True, check=False, timeout=120)
     up = subprocess.run([LABCTL, "up"], env=env, capture_output=True, text=True, check=False, timeout=300)
     if up.returncode != 0:

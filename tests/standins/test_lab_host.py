@@ -2,8 +2,10 @@
 
 Brings up a two-host lab in a temporary state dir (PRIVATE_OLLAMA_LAB_DIR) with
 `lab/labctl`, and drives it only the way the deploy and the other suites do:
-ssh with the generated ssh_config, `labctl exec`, `labctl client`. The `Lab`
-helper, `start_lab` and the marks are shared with test_brew_tailscale.py.
+ssh with the generated ssh_config, `labctl exec`, `labctl client`. The lab takes
+the first free slot, next to any other lab running (`make lab`'s, say): names
+and addresses come from its lab.json. The `Lab` helper, `start_lab` and the
+marks are shared with test_brew_tailscale.py and test_lab_slots.py.
 """
 
 from __future__ import annotations
@@ -37,16 +39,14 @@ class Lab:
     state: Path
     info: dict
 
-    @property
-    def env(self) -> dict:
-        return {**os.environ, "PRIVATE_OLLAMA_LAB_DIR": str(self.state)}
-
     def host(self, index: int) -> dict:
         return self.info["hosts"][index - 1]
 
+    def namespaces(self) -> set[str]:
+        return {self.info["client_netns"], *(host["netns"] for host in self.info["hosts"])}
+
     def labctl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(LABCTL), *args], env=self.env, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              check=False)
+        return labctl(self.state, *args)
 
     def ssh(self, index: int, command: str, *options: str) -> subprocess.CompletedProcess:
         """`command` as admin over SSH. Plain calls share one connection per host (each SSH
@@ -64,17 +64,23 @@ class Lab:
         return self.labctl("client", "--", *command)
 
 
+def labctl(state: Path, *args: str, slot: int | None = None) -> subprocess.CompletedProcess:
+    """labctl on the lab in `state`, with PRIVATE_OLLAMA_LAB_SLOT=`slot` (by default unset: `up` takes a free slot)."""
+    env = {name: value for name, value in os.environ.items() if name != "PRIVATE_OLLAMA_LAB_SLOT"}
+    env["PRIVATE_OLLAMA_LAB_DIR"] = str(state)
+    if slot is not None:
+        env["PRIVATE_OLLAMA_LAB_SLOT"] = str(slot)
+    return subprocess.run([str(LABCTL), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+
+
 def start_lab(state: Path, hosts: int):
     """Up for the duration of a module, then down (whatever the tests did)."""
-    env = {**os.environ, "PRIVATE_OLLAMA_LAB_DIR": str(state)}
-    up = subprocess.run([str(LABCTL), "up", "--hosts", str(hosts)], env=env, capture_output=True, text=True,
-                        timeout=TIMEOUT_S, check=False)  # fmt: skip
+    up = labctl(state, "up", "--hosts", str(hosts))
     try:
         assert up.returncode == 0, up.stderr
         yield Lab(state, json.loads((state / "lab.json").read_text()))
     finally:
-        down = subprocess.run([str(LABCTL), "down"], env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              check=False)
+        down = labctl(state, "down")
         assert down.returncode == 0, down.stderr
 
 
@@ -91,9 +97,20 @@ def running(pid: int) -> bool:
         return False
 
 
-def lab_namespaces() -> set[str]:
+def namespaces() -> set[str]:
     listed = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return {entry["name"] for entry in json.loads(listed or "[]") if entry["name"].startswith("pol-")}
+    return {entry["name"] for entry in json.loads(listed or "[]")}
+
+
+def link_exists(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", "dev", name], capture_output=True, check=False).returncode == 0
+
+
+def route_device(address: str, lab: Lab | None = None) -> str:
+    """The interface the machine (or, given a lab, its tailnet client) sends `address` through."""
+    argv = ["ip", "-j", "route", "get", address]
+    done = lab.client(*argv) if lab else subprocess.run(argv, capture_output=True, text=True, check=False)
+    return json.loads(done.stdout)[0]["dev"] if done.returncode == 0 else ""
 
 
 def test_labctl_needs_root():
@@ -241,7 +258,8 @@ def test_client_cannot_reach_the_host_by_any_other_address(mac_lab, tailnet_list
     host = mac_lab.host(1)
     port = tailnet_listener if port == "listener" else port
     # Even with a route to the host's en0 through its tailscale0, tailscale0 only lets in its own address.
-    route = ["ip", "route", "add", f"{host['ssh_hostname']}/32", "dev", "pol-ts1", "src", mac_lab.info["client_tailscale_ip"]]
+    to_host = route_device(host["tailscale_ip"], mac_lab)  # the client's end of the host's tailscale0
+    route = ["ip", "route", "add", f"{host['ssh_hostname']}/32", "dev", to_host, "src", mac_lab.info["client_tailscale_ip"]]
     assert mac_lab.client(*route).returncode == 0
     try:
         probe = f"import socket; socket.create_connection(('{host['ssh_hostname']}', {port}), timeout=1)"
@@ -281,7 +299,7 @@ def test_up_again_reports_up_without_restarting(mac_lab):
     pids = [(mac_lab.state / "hosts" / str(i) / "pid").read_text() for i in (1, 2)]
     done = mac_lab.labctl("up")
     assert done.returncode == 0
-    assert "already up (2 host(s))" in done.stdout
+    assert f"already up (2 host(s), slot {mac_lab.info['slot']})" in done.stdout
     assert [(mac_lab.state / "hosts" / str(i) / "pid").read_text() for i in (1, 2)] == pids
 
 
@@ -311,12 +329,13 @@ def test_reboot_restarts_every_process_and_keeps_the_disk(mac_lab, rebooted, com
 def test_down_removes_every_namespace_mount_and_process(mac_lab):
     """Runs last: takes the module's lab down (the fixture's own `down` then proves a second one is harmless)."""
     pids = [int((mac_lab.state / "hosts" / str(i) / "pid").read_text()) for i in (1, 2)]
-    assert lab_namespaces() == {"pol-client", "pol-mac-1", "pol-mac-2"}
+    links = [route_device(host["ssh_hostname"]) for host in mac_lab.info["hosts"]]  # the machine's ends of the en0s
+    assert mac_lab.namespaces() <= namespaces()
     done = mac_lab.labctl("down")
     assert done.returncode == 0, done.stderr
-    assert lab_namespaces() == set()
+    assert not mac_lab.namespaces() & namespaces()
     assert str(mac_lab.state) not in Path("/proc/self/mountinfo").read_text()
     assert not any(running(pid) for pid in pids)
     assert not mac_lab.state.exists()
-    assert not Path("/etc/netns/pol-client").exists()
-    assert "pol-v1" not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    assert not Path("/etc/netns", mac_lab.info["client_netns"]).exists()
+    assert not any(link_exists(link) for link in links)
