@@ -19,6 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pyinfra.api import State
+from pyinfra.api.exceptions import PyinfraError
+from pyinfra.context import ctx_state
 from pyinfra_cli.inventory import make_inventory
 
 from desired_state.files import (
@@ -54,36 +57,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--magicdns", default=None, help="full MagicDNS name (default: <tailscale_hostname>.tailnet.ts.net)")
     parser.add_argument("--uid", type=int, default=501, help="the SSH user's uid on the Mac (default: 501)")
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()
 
     os.chdir(ROOT)  # group_data/ is found beside the project's files, as pyinfra does
-    inventory = make_inventory(args.inventory, cwd=str(ROOT))
-    hosts = list(inventory)
-    if not hosts:
-        print(f"render.py: {args.inventory} lists no host", file=sys.stderr)
+    try:
+        rendered = render_inventory(args)
+    except (PyinfraError, ValueError) as error:
+        print(f"render.py: {error}", file=sys.stderr)
         return 1
-    haproxy = shutil.which("haproxy")
-    for host in hosts:
-        try:
-            settings = Settings.from_data(host.data.dict())
-        except SettingsError as error:
-            print(f"render.py: host {host.name}: {error}", file=sys.stderr)
-            return 1
-        user = host.data.get("ssh_user") or "admin"
-        layout = MacLayout(settings, user=user, uid=args.uid, home=f"/Users/{user}")
-        tailnet = Tailnet(ip=args.tailscale_ip, dns_name=args.magicdns or f"{settings.tailscale_hostname}.tailnet.ts.net")
-        folder = args.out / host.name.replace("/", "_")
-        for path, content in render_host(settings, layout, tailnet).items():
+    # Written only once every host rendered: a bad host leaves no partial output.
+    for folder, files in rendered.items():
+        for path, content in files.items():
             target = folder / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
             print(target)
-        if haproxy:
-            check = subprocess.run(
-                [haproxy, "-c", "-f", str(folder / layout.haproxy_config.lstrip("/"))],
-                capture_output=True, text=True, check=False,
-            )
+    return check_haproxy_configs(rendered)
+
+
+def render_inventory(args: argparse.Namespace) -> dict[Path, dict[str, bytes]]:
+    """Every host's files, by the folder they go to; raises on a bad host."""
+    with ctx_state.use(State()):  # pyinfra's inventory loader expects a deploy state
+        hosts = list(make_inventory(args.inventory, cwd=str(ROOT)))
+    if not hosts:
+        raise ValueError(f"{args.inventory} lists no host")
+    rendered = {}
+    for host in hosts:
+        try:
+            settings = Settings.from_data(host.data.dict())
+        except SettingsError as error:
+            raise SettingsError(f"host {host.name}: {error}") from None
+        user = host.data.get("ssh_user") or "admin"
+        layout = MacLayout(settings, user=user, uid=args.uid, home=f"/Users/{user}")
+        tailnet = Tailnet(ip=args.tailscale_ip, dns_name=args.magicdns or f"{settings.tailscale_hostname}.tailnet.ts.net")
+        rendered[args.out / host.name.replace("/", "_")] = render_host(settings, layout, tailnet)
+    return rendered
+
+
+def check_haproxy_configs(rendered: dict[Path, dict[str, bytes]]) -> int:
+    """``haproxy -c`` on each rendered config, when an haproxy binary is on PATH."""
+    haproxy = shutil.which("haproxy")
+    if not haproxy:
+        print("render.py: no haproxy on PATH: the configs were not checked", file=sys.stderr)
+        return 0
+    for folder in rendered:
+        for config in folder.glob("**/haproxy.cfg"):
+            check = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True, check=False)
             if check.returncode != 0:
-                print(f"render.py: host {host.name}: haproxy -c rejected the config:\n{check.stdout}{check.stderr}", file=sys.stderr)
+                print(f"render.py: haproxy -c rejected {config}:\n{check.stdout}{check.stderr}", file=sys.stderr)
                 return 1
     return 0
 

@@ -1,0 +1,82 @@
+"""`render.py` writes every file the deploy would install, per host, offline;
+the plists say what the data says and the HAProxy config passes `haproxy -c`."""
+
+import plistlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desired_state.inventory import settings_for
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = "tests/unit/render_inventory.py"
+
+
+def render(out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "render.py", "--out", str(out), "--inventory", INVENTORY, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("render")
+    run = render(out, "--tailscale-ip", "100.101.102.103", "--magicdns", "studio.tail1234.ts.net")
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def test_agent_host_gets_launch_agents_and_its_config(rendered):
+    home = rendered / "mac-a.invalid" / "Users" / "alice"
+    ollama = plistlib.loads((home / "Library/LaunchAgents/org.private-ollama.ollama.plist").read_bytes())
+    settings = settings_for({"ssh_user": "alice"})
+    assert ollama["ProgramArguments"] == ["/opt/homebrew/bin/ollama", "serve"]
+    assert ollama["EnvironmentVariables"] == {
+        "HOME": "/Users/alice", "OLLAMA_MODELS": "/Users/alice/.ollama/models", **settings.ollama_environment(),
+    }
+    assert ollama["KeepAlive"] is True and ollama["ThrottleInterval"] == settings.launchd_throttle_interval_s
+    assert "UserName" not in ollama
+    haproxy = plistlib.loads((home / "Library/LaunchAgents/org.private-ollama.haproxy.plist").read_bytes())
+    assert haproxy["ProgramArguments"][-2:] == ["-f", "/Users/alice/.private-ollama/haproxy.cfg"]
+    assert "bind 100.101.102.103:11434" in (home / ".private-ollama/haproxy.cfg").read_text()
+
+
+def test_daemon_host_gets_launch_daemons_running_as_the_user(rendered):
+    host = rendered / "mac-b.invalid"
+    for service in ("ollama", "haproxy"):
+        job = plistlib.loads((host / f"Library/LaunchDaemons/org.private-ollama.{service}.plist").read_bytes())
+        assert job["UserName"] == "bob"
+    assert "bind 100.101.102.103:8443" in (host / "Users/bob/.private-ollama/haproxy.cfg").read_text()
+
+
+def test_client_files_use_the_magicdns_name(rendered):
+    settings = (rendered / "mac-a.invalid" / "clients" / "client-settings.md").read_text()
+    assert "OPENAI_BASE_URL=http://studio.tail1234.ts.net:11434/v1" in settings
+    assert "ANTHROPIC_BASE_URL=http://studio.tail1234.ts.net:11434" in settings
+
+
+def test_rendered_configs_pass_haproxy_check(rendered):
+    for config in rendered.glob("*/Users/*/.private-ollama/haproxy.cfg"):
+        check = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_render_refuses_a_wildcard_address(tmp_path):
+    run = render(tmp_path, "--tailscale-ip", "0.0.0.0")
+    assert run.returncode != 0
+    assert "not a Tailscale" in run.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_render_names_a_bad_key(tmp_path):
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text("macs = [('mac-c.invalid', {'proxy_port': 0})]\n")
+    run = subprocess.run(
+        [sys.executable, "render.py", "--out", str(tmp_path / "out"), "--inventory", str(inventory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 1
+    assert "mac-c.invalid" in run.stderr and "proxy_port" in run.stderr
