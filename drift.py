@@ -35,12 +35,17 @@ def plan(inventory: str) -> tuple[int, dict | None, str]:
         return run.returncode or ERROR, None, run.stderr + run.stdout
 
 
+def plain_name(name: str) -> str:
+    """An operation's name without pyinfra's "tasks/x.py | " prefix."""
+    return name.split(" | ")[-1]
+
+
 def drifted_operations(plan_json: dict) -> list[tuple[str, list[str]]]:
     """(operation name, hosts it would change) for every operation with a change."""
     drifted = []
     for operation in plan_json["plan"]:
         hosts = operation["hosts_with_change"] + operation["hosts_with_conditional_change"]
-        name = operation["name"].split(" | ")[-1]  # without pyinfra's "tasks/x.py | " prefix
+        name = plain_name(operation["name"])
         if hosts and not name.startswith(LOCAL_OPERATION_PREFIX):
             drifted.append((name, hosts))
     return drifted
@@ -49,13 +54,14 @@ def drifted_operations(plan_json: dict) -> list[tuple[str, list[str]]]:
 def main(argv: list[str]) -> int:
     inventory = argv[0] if argv else "inventory.py"
     code, plan_json, log = plan(inventory)
+    drifted = drifted_operations(plan_json) if plan_json else []
+    for name, hosts in drifted:
+        print(f"drifted: {name}: {', '.join(hosts)}")
     if code != 0 or plan_json is None:
+        # The hosts that answered are reported above; the failure decides the exit.
         print(log.rstrip(), file=sys.stderr)
         print(f"drift check failed: pyinfra exited {code} (a host unreachable or a fact failed)", file=sys.stderr)
         return ERROR
-    drifted = drifted_operations(plan_json)
-    for name, hosts in drifted:
-        print(f"drifted: {name}: {', '.join(hosts)}")
     if drifted:
         print("run the deploy to repair: pyinfra", inventory, "deploy.py -y")
         return DRIFTED

@@ -25,6 +25,7 @@ from pathlib import Path
 import jinja2
 
 from desired_state.inventory import settings_for
+from drift import plain_name
 
 ROOT = Path(__file__).resolve().parent
 LABEL = "org.private-ollama.reapply"
@@ -55,9 +56,9 @@ def apply(inventory: str) -> dict:
     for operation in results["operations"]:
         hosts.update(operation["success"] + operation["error"] + operation["no_change"])
         if operation["success"]:
-            report["changed"].append({"operation": operation["name"], "hosts": operation["success"]})
+            report["changed"].append({"operation": plain_name(operation["name"]), "hosts": operation["success"]})
         if operation["error"]:
-            report["errors"].append({"operation": operation["name"], "hosts": operation["error"]})
+            report["errors"].append({"operation": plain_name(operation["name"]), "hosts": operation["error"]})
     if run.returncode != 0 and not report["errors"]:
         report["errors"].append(_last_lines(run.stderr))
     report["hosts"] = sorted(hosts)

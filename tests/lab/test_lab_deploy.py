@@ -6,6 +6,7 @@ never shows, and uninstall leaves models and packages."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -206,6 +207,23 @@ def test_killed_service_comes_back(lab, service):
     assert new_pid.isdigit() and new_pid != pid
 
 
+def test_haproxy_retries_until_the_tailscale_address_exists_and_never_widens(lab):
+    target = f"{GUI}/org.private-ollama.haproxy"
+    assert lab.ssh("/opt/homebrew/bin/tailscale down").rc == 0
+    try:
+        pid = lab.ssh(f"launchctl print {target} | awk '$1 == \"pid\" {{print $3}}'").stdout.strip()
+        assert lab.ssh(f"kill -9 {pid}").rc == 0
+        # Without its address HAProxy cannot bind: it exits and launchd starts it again.
+        lab.wait(lambda: "last exit code = 1" in lab.ssh(f"launchctl print {target}").stdout,
+                 "HAProxy to fail to bind", timeout=30)
+        listeners = lab.ssh("lsof -nP -iTCP:11434 -sTCP:LISTEN").stdout
+        assert "*:11434" not in listeners and "0.0.0.0:11434" not in listeners
+    finally:
+        up = lab.ssh("/opt/homebrew/bin/tailscale up --hostname=remote-ollama --advertise-tags=tag:ai-server")
+        assert up.rc == 0, up.output
+    lab.wait(lambda: lab.curl("GET", "/api/tags")[0] == 200, "HAProxy to bind the address again", timeout=45)
+
+
 def test_clients_get_503_json_while_ollama_is_down(lab):
     assert lab.ssh(f"launchctl bootout {GUI}/org.private-ollama.ollama").rc == 0
     try:
@@ -215,6 +233,20 @@ def test_clients_get_503_json_while_ollama_is_down(lab):
     finally:
         assert lab.deploy().rc == 0
     assert lab.curl("GET", "/api/tags")[0] == 200
+
+
+def test_reapply_repairs_drift_and_appends_a_report_line(lab):
+    report = ROOT / SETTINGS.reapply_report
+    before = report.read_text().count("\n") if report.exists() else 0
+    assert lab.ssh(f"launchctl bootout {GUI}/org.private-ollama.haproxy").rc == 0
+    run = lab._run([sys.executable, "reapply.py", "lab/inventory.py"])
+    assert run.rc == 0, run.output
+    lines = report.read_text().splitlines()
+    assert len(lines) == before + 1
+    line = json.loads(lines[-1])
+    assert line["hosts"] == [lab.host["name"]] and line["errors"] == []
+    assert [c["operation"] for c in line["changed"]] == ["Ensure HAProxy runs as a launchd job on the Tailscale address"]
+    assert lab.drift().rc == 0
 
 
 # --- Secrets and uninstall ----------------------------------------------------------------
