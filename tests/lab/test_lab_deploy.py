@@ -49,7 +49,8 @@ def test_preflight_without_gui_session_fails_with_remedy_and_changes_nothing(lab
 
 
 def test_first_deploy_converges(lab):
-    results = lab.apply_json()
+    # As verbose as pyinfra gets: every command and its output, for the auth key test below.
+    results = lab.apply_json("-vvv", "--debug")
     assert "Ensure Ollama runs as a launchd job on loopback" in changed(results)
     status, body = lab.curl("GET", "/api/version")
     assert status == 200 and "version" in body
