@@ -13,6 +13,7 @@ these functions, so what is tested is what is installed.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import plistlib
@@ -22,10 +23,13 @@ from typing import Any
 
 import jinja2
 
+from desired_state import model_filter
+from desired_state.api_keys import KeyStore, haproxy_map
 from desired_state.layout import MacLayout
 from desired_state.settings import Settings
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
 
 _jinja = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -77,7 +81,26 @@ def haproxy_job(settings: Settings, layout: MacLayout) -> dict[str, Any]:
     launchd wants.
     """
     argv = [layout.brew_bin("haproxy"), "-W", "-db", "-f", layout.haproxy_config]
-    return _job(settings, layout, "haproxy", argv, {"HOME": layout.home})
+    job = _job(settings, layout, "haproxy", argv, {"HOME": layout.home})
+    if settings.proxy_access_log:
+        # HAProxy writes the access log to stdout, errors to stderr.
+        job["StandardOutPath"] = access_log_path(layout)
+    return job
+
+
+def access_log_path(layout: MacLayout) -> str:
+    """HAProxy's access log on the Mac: launchd appends its stdout there."""
+    return layout.log_path("access")
+
+
+def api_key_map_path(layout: MacLayout) -> str:
+    """The key-hash map HAProxy reads, beside its config (a directory of mode 700)."""
+    return f"{layout.config_dir}/api-keys.map"
+
+
+def api_key_map(settings: Settings) -> str:
+    """The map file of the key store ``proxy_api_keys_file`` (relative to the project)."""
+    return haproxy_map(KeyStore(ROOT / settings.proxy_api_keys_file).clients())
 
 
 def _job(settings: Settings, layout: MacLayout, service: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -120,7 +143,31 @@ def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> s
         bind_address=tailnet.ip,
         allowed_hosts=tailnet.host_headers(settings.proxy_port),
         routes=routes,
+        api_keys=_api_keys_context(settings, layout),
+        models=_models_context(settings),
+        access_log=access_log_path(layout) if settings.proxy_access_log else None,
     )
+
+
+def _api_keys_context(settings: Settings, layout: MacLayout) -> dict[str, str] | None:
+    if not settings.proxy_api_keys:
+        return None
+    # The map's digest in the config: a changed map changes the config, so the
+    # deploy checks and reloads HAProxy, which reads maps only when it starts.
+    digest = hashlib.sha256(api_key_map(settings).encode()).hexdigest()[:16]
+    return {"map": api_key_map_path(layout), "digest": digest}
+
+
+def _models_context(settings: Settings) -> dict[str, Any] | None:
+    if not settings.ollama_allowed_models:
+        return None
+    models = settings.allowed_model_spellings
+    model_routes = [route for route in settings.allowed_routes if route.has_model]
+    return {
+        "any_in_path": [route.regex(settings.ollama_model_id_pattern) for route in model_routes],
+        "allowed_in_path": [model_filter.path_pattern(route, models) for route in model_routes],
+        "allowed_in_body": model_filter.body_pattern(models),
+    }
 
 
 def client_settings(settings: Settings, tailnet: Tailnet) -> str:

@@ -13,6 +13,7 @@ connects, and a bad value fails with the name of its key:
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -23,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MODEL_PLACEHOLDER = "{model}"
 DURATION = r"^[1-9][0-9]*(ms|s|m|h|d)$"
+DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+# A model as clients name it: name[:tag], the name maybe with a namespace (hf.co/org/name).
+MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9][A-Za-z0-9._-]*)?"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Duration = Annotated[str, Field(pattern=DURATION)]
@@ -122,6 +126,19 @@ class Settings(BaseModel):
     proxy_timeout_client: Duration
     proxy_metrics_port: Annotated[int, Field(ge=0, le=65535)]
 
+    proxy_api_keys: bool
+    proxy_api_keys_file: Annotated[str, Field(min_length=1)]
+    proxy_rate_limit_requests: Annotated[int, Field(ge=0, le=1_000_000)]
+    proxy_rate_limit_window: Duration
+    proxy_client_max_concurrent: Annotated[int, Field(ge=0, le=100_000)]
+    proxy_ollama_max_concurrent: Annotated[int, Field(ge=0, le=100_000)]
+    proxy_queue_timeout: Duration
+    ollama_allowed_models: list[Annotated[str, Field(pattern=f"^{MODEL_NAME}$", max_length=200)]]
+    proxy_buffer_bytes: Annotated[int, Field(ge=16384, le=16 * 1024**2)]
+    proxy_access_log: bool
+    proxy_access_log_max_bytes: Annotated[int, Field(ge=1024**2)]
+    proxy_access_log_keep: Annotated[int, Field(ge=1, le=100)]
+
     client_settings_dir: Annotated[str, Field(min_length=1)]
 
     uninstall_remove_packages: bool
@@ -194,6 +211,23 @@ class Settings(BaseModel):
             seen.add((route.method, route.path))
         return routes
 
+    @field_validator("ollama_allowed_models")
+    @classmethod
+    def _no_duplicate_models(cls, models: list[str]) -> list[str]:
+        seen = set()
+        for model in models:
+            if model.lower() in seen:
+                raise ValueError(f"lists {model} twice")
+            seen.add(model.lower())
+        return models
+
+    @field_validator("proxy_rate_limit_window")
+    @classmethod
+    def _window_of_seconds(cls, window: str) -> str:
+        if not 1000 <= duration_ms(window) <= DURATION_MS["d"]:
+            raise ValueError("must be from 1s to 1d")
+        return window
+
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:
         if self.proxy_metrics_port in (self.proxy_port, self.ollama_port):
@@ -211,6 +245,29 @@ class Settings(BaseModel):
     @property
     def allowed_routes(self) -> list[Route]:
         return self.ollama_allowed_routes
+
+    @property
+    def client_limits(self) -> bool:
+        """Whether HAProxy counts each client's requests (rate or concurrency limit)."""
+        return bool(self.proxy_rate_limit_requests or self.proxy_client_max_concurrent)
+
+    @property
+    def rate_limit_window_ms(self) -> int:
+        return duration_ms(self.proxy_rate_limit_window)
+
+    @property
+    def rate_limit_retry_after_s(self) -> int:
+        """Seconds a client told 429 should wait: one rate window, rounded up."""
+        return math.ceil(self.rate_limit_window_ms / 1000)
+
+    @property
+    def allowed_model_spellings(self) -> list[str]:
+        """Every name of each allowed model, once: a bare name and name:latest are the same model."""
+        spellings = []
+        for model in self.ollama_allowed_models:
+            name, _, tag = model.partition(":")
+            spellings += [name, f"{name}:latest"] if tag in ("", "latest") else [model]
+        return list(dict.fromkeys(spellings))
 
     def label(self, service: str) -> str:
         """The launchd label of ``service`` ("ollama" or "haproxy")."""
@@ -232,6 +289,12 @@ class Settings(BaseModel):
             env["OLLAMA_ORIGINS"] = ",".join(self.ollama_origins)
         env.update(self.ollama_extra_env)
         return env
+
+
+def duration_ms(duration: str) -> int:
+    """A validated duration ("90s", "2m") in milliseconds."""
+    number, unit = re.fullmatch(r"([0-9]+)([a-z]+)", duration).groups()
+    return int(number) * DURATION_MS[unit]
 
 
 def _describe(error: ValidationError) -> str:

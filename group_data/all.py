@@ -125,6 +125,55 @@ proxy_timeout_client = "30m"
 # Serve HAProxy's Prometheus metrics on 127.0.0.1:<port>/metrics; 0 turns it off.
 proxy_metrics_port = 0
 
+# --- Hardening: what an admitted client may do (each knob off by default) -----------
+# README "Security model" says what each one protects against and what it does not.
+
+# Per-client API keys. On: HAProxy forwards only requests that carry a known key
+# (`Authorization: Bearer <key>` or `x-api-key: <key>`); others get 401. Make and
+# revoke keys with `keys.py` on the admin laptop, then re-apply. The Mac holds
+# only the keys' SHA-256 hashes; the client's name goes to the access log.
+proxy_api_keys = False
+
+# The key store on the admin laptop (client names and key hashes, never keys),
+# relative to the project. It stays out of git: keys.py refuses a path git would track.
+proxy_api_keys_file = "secrets/api-keys.json"
+
+# Requests a client (its key name, or its tailnet address when keys are off) may
+# send per proxy_rate_limit_window; more get 429 with Retry-After. 0 turns it off.
+proxy_rate_limit_requests = 0
+proxy_rate_limit_window = "1m"
+
+# Requests a client may have in progress at once (a stream counts until it ends);
+# more get 429. 0 turns it off.
+proxy_client_max_concurrent = 0
+
+# Requests HAProxy lets reach Ollama at once, from all clients together; more wait
+# in a queue for up to proxy_queue_timeout, then get 503. 0 turns it off.
+proxy_ollama_max_concurrent = 0
+proxy_queue_timeout = "2m"
+
+# The only models clients may use, e.g. ["qwen2.5-coder:32b", "llama3.2"] (a name
+# without a tag also means :latest). Checked in the JSON body ("model", "name")
+# and in /v1/models/{model}; others get 403. Empty: any model.
+ollama_allowed_models = []
+
+# HAProxy's buffer (tune.bufsize), in bytes: the largest request, headers and body,
+# the model allowlist can read; a larger body gets 413. Coding agents send a few
+# hundred KB: use 1048576 (1 MiB) with the allowlist. Memory: up to
+# 2 x proxy_max_connections x this (256 x 2 x 1 MiB = 512 MiB), so lower
+# proxy_max_connections when raising it. 16384 is HAProxy's own default.
+proxy_buffer_bytes = 16384
+
+# One JSON line per request (time, client, method, path, status, bytes, durations,
+# model) in ~/Library/Logs/private-ollama/access.log on the Mac; never a prompt,
+# a query string or a key.
+proxy_access_log = False
+
+# Each apply rotates the access log once it is larger than this, keeping this
+# many older files (access.log.1 is the newest).
+proxy_access_log_max_bytes = 64 * 1024 * 1024
+proxy_access_log_keep = 3
+
 # --- Files on the admin laptop ------------------------------------------------------
 
 # Where the client settings and the Tailscale ACL snippet are written after a deploy.

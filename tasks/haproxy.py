@@ -1,11 +1,31 @@
-"""HAProxy: the allowlist config, checked by haproxy -c, served on the Tailscale address."""
+"""HAProxy: the allowlist config, checked by haproxy -c, served on the Tailscale address;
+with API keys on, the key hashes it reads, installed first; with the access log on,
+the log kept private and rotated."""
 
-from desired_state.files import haproxy_config, haproxy_job, plist_bytes
+from pyinfra.operations import files
+
+from desired_state.files import (
+    access_log_path,
+    api_key_map,
+    api_key_map_path,
+    haproxy_config,
+    haproxy_job,
+    plist_bytes,
+)
 from desired_state.target import current
-from operations import haproxy, launchd
+from operations import haproxy, launchd, logs, secret_files
 
 mac = current()
 settings, layout = mac.settings, mac.layout
+
+if settings.proxy_api_keys:
+    secret_files.secret_file(
+        name="Ensure HAProxy's API key hashes are installed, readable by the service only",
+        path=api_key_map_path(layout),
+        render=lambda: api_key_map(settings),
+    )
+else:
+    files.file(name="Ensure no API key hashes are left on the Mac", path=api_key_map_path(layout), present=False)
 
 haproxy.config_live(
     name="Ensure the HAProxy allowlist config is valid and live",
@@ -14,6 +34,16 @@ haproxy.config_live(
     haproxy=layout.brew_bin("haproxy"),
     job_target=layout.service_target("haproxy"),
 )
+
+if settings.proxy_access_log:
+    # Before the job starts: launchd would create it readable by all.
+    files.file(name="Ensure the access log is readable by the service only", path=access_log_path(layout), mode="600")
+    logs.rotated(
+        name="Ensure the access log is rotated once over proxy_access_log_max_bytes",
+        path=access_log_path(layout),
+        max_bytes=settings.proxy_access_log_max_bytes,
+        keep=settings.proxy_access_log_keep,
+    )
 
 launchd.job_loaded(
     name="Ensure HAProxy runs as a launchd job on the Tailscale address",

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from desired_state.files import Tailnet, haproxy_config
+from desired_state.files import Tailnet, api_key_map, api_key_map_path, haproxy_config
 from desired_state.layout import MacLayout
 from desired_state.settings import Settings
 from tests.proxy.processes import spawn, stop, wait_until
@@ -29,10 +30,23 @@ HAPROXY = (os.environ.get("PRIVATE_OLLAMA_HAPROXY") or shutil.which("haproxy")
 DNS_NAME = "remote-ollama.tail1234.ts.net"
 
 
-def render(settings: Settings, bind_address: str) -> str:
+def render(settings: Settings, bind_address: str, home: str = "/Users/admin") -> str:
     """The config the deploy installs, for a Mac whose Tailscale address is ``bind_address``."""
-    layout = MacLayout(settings, user="admin", uid=501, home="/Users/admin")
+    layout = MacLayout(settings, user="admin", uid=501, home=home)
     return haproxy_config(settings, layout, Tailnet(ip=bind_address, dns_name=DNS_NAME))
+
+
+def installed(settings: Settings, workdir: Path, bind_address: str) -> Path:
+    """Write the config, and the files it reads (the API key map), into ``workdir``
+    as the deploy installs them, ``workdir`` playing the Mac's home; the config's path."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if settings.proxy_api_keys:
+        key_map = Path(api_key_map_path(MacLayout(settings, user="admin", uid=501, home=str(workdir))))
+        key_map.parent.mkdir(parents=True, exist_ok=True)
+        key_map.write_text(api_key_map(settings))
+    config = workdir / "haproxy.cfg"
+    config.write_text(render(settings, bind_address, str(workdir)))
+    return config
 
 
 def check(config: Path) -> subprocess.CompletedProcess:
@@ -53,12 +67,19 @@ def forwards(proxy: Proxy) -> bool:
     return answers(proxy.port, "/api/version", proxy.host)
 
 
+def listening(proxy: Proxy) -> bool:
+    """Whether the proxy accepts connections (for a proxy that asks for an API key)."""
+    try:
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 @contextmanager
 def running_haproxy(settings: Settings, workdir: Path, ready: Callable[[Proxy], bool] = forwards) -> Iterator[Proxy]:
     """``haproxy -W -db -f cfg`` on 127.0.0.1:settings.proxy_port, once ``ready(proxy)``."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "haproxy.cfg"
-    config.write_text(render(settings, "127.0.0.1"))
+    config = installed(settings, workdir, "127.0.0.1")
     checked = check(config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     proxy = Proxy(settings.proxy_port, settings, f"{DNS_NAME.split('.')[0]}:{settings.proxy_port}",
