@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from pyinfra.api import State
@@ -26,6 +27,8 @@ from pyinfra_cli.inventory import make_inventory
 
 from desired_state.files import (
     Tailnet,
+    api_key_map,
+    api_key_map_path,
     client_files,
     haproxy_config,
     haproxy_job,
@@ -45,6 +48,8 @@ def render_host(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> dict
         layout.plist_path("haproxy"): plist_bytes(haproxy_job(settings, layout)),
         layout.haproxy_config: haproxy_config(settings, layout, tailnet).encode(),
     }
+    if settings.proxy_api_keys:
+        files[api_key_map_path(layout)] = api_key_map(settings).encode()
     files.update({f"clients/{name}": text.encode() for name, text in client_files(settings, tailnet).items()})
     return files
 
@@ -95,14 +100,26 @@ def render_inventory(args: argparse.Namespace) -> dict[Path, dict[str, bytes]]:
 
 
 def check_haproxy_configs(rendered: dict[Path, dict[str, bytes]]) -> int:
-    """``haproxy -c`` on each rendered config, when an haproxy binary is on PATH."""
+    """``haproxy -c`` on each rendered config, when an haproxy binary is on PATH.
+
+    The config names files by their path on the Mac (the key map): the check
+    reads a copy that points into the rendered folder instead.
+    """
     haproxy = shutil.which("haproxy")
     if not haproxy:
         print("render.py: no haproxy on PATH: the configs were not checked", file=sys.stderr)
         return 0
-    for folder in rendered:
-        for config in folder.glob("**/haproxy.cfg"):
-            check = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+    for folder, files in rendered.items():
+        for path in files:
+            if not path.endswith("/haproxy.cfg"):
+                continue
+            config = folder / path.lstrip("/")
+            home = "/" + "/".join(path.strip("/").split("/")[:2])  # /Users/<user>
+            local = config.read_text().replace(f"{home}/", f"{folder}{home}/")
+            with tempfile.NamedTemporaryFile("w", suffix=".cfg") as copy:
+                copy.write(local)
+                copy.flush()
+                check = subprocess.run([haproxy, "-c", "-f", copy.name], capture_output=True, text=True, check=False)
             if check.returncode != 0:
                 print(f"render.py: haproxy -c rejected {config}:\n{check.stdout}{check.stderr}", file=sys.stderr)
                 return 1

@@ -1,5 +1,6 @@
 """Remove the private Ollama server from a Mac: boot out and remove both launchd
-jobs and the HAProxy config. Models and Homebrew packages stay unless
+jobs, the HAProxy config and key hashes, and the logs (the access log says who
+asked what). Models and Homebrew packages stay unless
 uninstall_remove_models / uninstall_remove_packages say otherwise.
 
     pyinfra inventory.py uninstall.py
@@ -22,7 +23,8 @@ for service in ("haproxy", "ollama"):
         **mac.root_args,
     )
 
-files.directory(name=f"Ensure {layout.config_dir} is gone", path=layout.config_dir, present=False)
+for directory in (layout.config_dir, layout.log_dir):
+    files.directory(name=f"Ensure {directory} is gone", path=directory, present=False)
 
 if settings.uninstall_remove_models:
     files.directory(name=f"Ensure the models in {layout.models_dir} are gone", path=layout.models_dir, present=False)

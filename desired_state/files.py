@@ -174,6 +174,7 @@ def client_settings(settings: Settings, tailnet: Tailnet) -> str:
     """What a person needs to point an OpenAI or Anthropic client at the server."""
     return _jinja.get_template("client-settings.md.j2").render(
         tailnet=tailnet, port=settings.proxy_port, routes=settings.allowed_routes,
+        api_keys=settings.proxy_api_keys, models=settings.ollama_allowed_models,
     )
 
 

@@ -6,7 +6,9 @@ commands): testinfra's socket and service modules do not.
     pytest tests/host --ssh-config=.lab/ssh_config --hosts=ssh://lab-mac-1
 
 The knobs are group_data/all.py's defaults; where a host overrides one of them,
-pass the same override here as PRIVATE_OLLAMA_DATA='{"proxy_port": 8443}'.
+pass the same override here as PRIVATE_OLLAMA_DATA='{"proxy_port": 8443}'. With
+API keys on, give one in PRIVATE_OLLAMA_API_KEY (it is sent from the host
+itself, so it shows in the curl command of a failing check).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class Server:
     def curl(self, method: str, path: str, *headers: str, body: str | None = None) -> tuple[int, str]:
         """A request to the proxy from the host itself; (status, body)."""
         url = f"http://{self.tailscale_ip}:{self.settings.proxy_port}{path}"
-        args = [f"-H {shlex.quote(header)}" for header in headers]
+        key = os.environ.get("PRIVATE_OLLAMA_API_KEY")
+        args = [f"-H {shlex.quote(header)}" for header in (*headers, *([f"Authorization: Bearer {key}"] if key else []))]
         if body is not None or method == "POST":
             args.append(f"-H 'Content-Type: application/json' -d {shlex.quote(body or '{}')}")
         out = self.run(

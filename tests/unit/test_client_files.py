@@ -25,3 +25,11 @@ def test_client_settings_name_both_base_urls_and_every_allowed_route():
     assert "ANTHROPIC_BASE_URL=http://remote-ollama.tail1234.ts.net:11434" in text
     for route in settings.allowed_routes:
         assert f"{route.method:<5} {route.path}" in text
+
+
+def test_with_keys_and_a_model_allowlist_clients_are_told_to_send_a_key_and_which_models():
+    settings = settings_for({"proxy_api_keys": True, "ollama_allowed_models": ["qwen2.5-coder:32b"]})
+    text = client_settings(settings, TAILNET)
+    assert "OPENAI_API_KEY=po_YOUR_KEY" in text and "Authorization: Bearer po_YOUR_KEY" in text
+    assert '"model": "qwen2.5-coder:32b"' in text
+    assert text.rstrip().endswith("qwen2.5-coder:32b")

@@ -80,3 +80,20 @@ def test_render_names_a_bad_key(tmp_path):
     )
     assert run.returncode == 1
     assert "mac-c.invalid" in run.stderr and "proxy_port" in run.stderr
+
+
+def test_with_api_keys_the_key_map_is_rendered_and_the_config_checks(tmp_path):
+    store = tmp_path / "api-keys.json"
+    added = subprocess.run([sys.executable, "keys.py", "--file", str(store), "add", "alice"],
+                           cwd=ROOT, capture_output=True, text=True, check=False)
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip()
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(f"macs = [('mac-k.invalid', {{'proxy_api_keys': True, 'proxy_api_keys_file': {str(store)!r}}})]\n")
+    run = subprocess.run(
+        [sys.executable, "render.py", "--out", str(tmp_path / "out"), "--inventory", str(inventory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    key_map = (tmp_path / "out/mac-k.invalid/Users/admin/.private-ollama/api-keys.map").read_text()
+    assert "alice" in key_map and key not in key_map and key not in run.stdout + run.stderr
