@@ -10,6 +10,7 @@ nothing.
 
 from pyinfra import local
 
+local.include("tasks/connection.py")
 local.include("tasks/preflight.py")
 local.include("tasks/packages.py")
 local.include("tasks/tailscale.py")

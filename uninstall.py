@@ -7,10 +7,13 @@ uninstall_remove_models / uninstall_remove_packages say otherwise.
     pyinfra inventory.py uninstall.py --data uninstall_remove_packages=true
 """
 
+from pyinfra import local
 from pyinfra.operations import brew, files
 
 from desired_state.target import current
 from operations import launchd
+
+local.include("tasks/connection.py")
 
 mac = current()
 settings, layout = mac.settings, mac.layout
