@@ -3,9 +3,11 @@
 #   make lab        start the lab Mac, deploy to it, check it, print how to reach it (root)
 #   make test       every test suite (root: the proxy and lab suites use namespaces)
 #   make drift      exit 0 converged, 2 drifted, 1 error: the CI dry run (INVENTORY=...)
+#   make status     per-client requests, errors and latency of each Mac's proxy (INVENTORY=...)
 #   make reapply    apply and append a JSON report line (the periodic re-apply)
 #   make render     write every file the deploy would install, offline (OUT=build/render)
 #   make lab-down   remove everything the lab made
+#   make bench      the benchmarks: bench/results/<date>.json, docs/benchmarks.md (root; BENCH_QUICK=1: smoke run)
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -15,11 +17,13 @@ INVENTORY ?= lab/inventory.py
 OUT ?= build/render
 LAB_DIR ?= $(CURDIR)/.lab
 export PRIVATE_OLLAMA_LAB_DIR := $(LAB_DIR)
+# Non-empty: the seconds-long smoke run of `make bench`, written under build/bench-quick.
+BENCH_QUICK ?=
 
 # Debian packages the lab and the tests run for real.
-APT_PACKAGES := haproxy openssh-server openssh-client sudo iproute2 lsof procps curl python3 python3-venv
+APT_PACKAGES := haproxy openssh-server openssh-client sudo iproute2 lsof procps curl python3 python3-venv nginx-light wrk
 
-.PHONY: deps lab lab-up lab-deploy lab-check lab-down test drift reapply render root
+.PHONY: deps lab lab-up lab-deploy lab-check lab-down test drift status reapply render root bench
 
 root:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -56,8 +60,14 @@ test: deps
 drift: $(VENV)/.installed
 	$(PY) drift.py $(INVENTORY)
 
+status: $(VENV)/.installed
+	$(PY) status.py $(INVENTORY)
+
 reapply: $(VENV)/.installed
 	$(PY) reapply.py $(INVENTORY)
 
 render: $(VENV)/.installed
 	$(PY) render.py --out $(OUT) --inventory $(INVENTORY)
+
+bench: deps
+	$(PY) -m bench $(if $(BENCH_QUICK),--quick)

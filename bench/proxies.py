@@ -1,0 +1,169 @@
+"""The ways a request reaches the backend, as one list: straight, through a bare
+HAProxy, through the project's rendered config, and through that config with one
+hardening knob on (issue 5). A new knob is one more entry in ``HARDENING_KNOBS``.
+
+.. code:: python
+
+    for variant in base_variants([]) + knob_variants(workdir, levels=(1, 16, 64), cap=32):
+        with running_variant(variant, backend_port, workdir) as (port, host):
+            ...  # send requests to 127.0.0.1:port with Host: host and variant.headers
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desired_state.inventory import defaults, settings_for
+from tests.proxy.haproxy import HAPROXY, check, running_haproxy
+from tests.proxy.processes import free_port, spawn, stop, wait_until
+
+MODEL = "llama3.2:latest"  # the model every bench request names
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    about: str
+    settings: dict | None = None  # the rendered config's knobs over the defaults; None: not the project's config
+    config: Callable[[int, int], str] | None = None  # else a config of our own: (port, backend port) -> text
+    headers: dict = field(default_factory=dict)  # sent with every request (an API key)
+    concurrency: tuple[int, ...] | None = None  # measured only at these; None: at every level
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A hardening knob turned on alone over the defaults; it must exist in group_data/all.py."""
+
+    settings: dict
+    # Run-time setup in a work dir: more settings and the headers each request needs.
+    setup: Callable[[Path], tuple[dict, dict]] = lambda workdir: ({}, {})
+    above_cap: bool = False  # also measured above the backend's connection cap, the load it is for
+
+
+def _one_api_key(workdir: Path) -> tuple[dict, dict]:
+    """A key store with one client, whose key every request carries."""
+    from desired_state.api_keys import KeyStore  # issue 5's module: imported only once its knob exists
+
+    store = workdir / "api-keys.json"
+    key = KeyStore(store).add("bench")
+    return {"proxy_api_keys_file": str(store)}, {"Authorization": f"Bearer {key}"}
+
+
+# Limits are set far above the bench's load: what is measured is the cost of counting.
+HARDENING_KNOBS: dict[str, Knob] = {
+    "API keys": Knob({"proxy_api_keys": True}, _one_api_key),
+    "rate limit (not reached)": Knob({"proxy_rate_limit_requests": 1_000_000}),
+    "per-client concurrency limit (not reached)": Knob({"proxy_client_max_concurrent": 10_000}),
+    "model allowlist": Knob({"ollama_allowed_models": [MODEL]}),
+    "access log": Knob({"proxy_access_log": True}),
+    "queue to Ollama (16 at once)": Knob({"proxy_ollama_max_concurrent": 16}, above_cap=True),
+}
+
+
+def bare_config(port: int, backend_port: int) -> str:
+    """One frontend, one backend, nothing else: the same limits and timeouts as the rendered config."""
+    settings = settings_for({})
+    return f"""global
+    maxconn {settings.proxy_max_connections}
+defaults
+    mode http
+    timeout connect {settings.proxy_timeout_connect}
+    timeout client {settings.proxy_timeout_client}
+    timeout server {settings.proxy_timeout_server}
+frontend bare
+    bind 127.0.0.1:{port}
+    default_backend ollama
+backend ollama
+    server ollama 127.0.0.1:{backend_port}
+"""
+
+
+def base_variants(extra_routes: list[tuple[str, str]]) -> list[Variant]:
+    """Direct, bare and rendered, in the order runs interleave them. ``extra_routes`` are allowed on
+    top of the default allowlist (the streaming measure needs Ollama's own NDJSON route)."""
+    routes = [(route.method, route.path) for route in settings_for({}).allowed_routes] + extra_routes
+    return [
+        Variant("direct", "straight to the backend: the floor"),
+        Variant("bare", "HAProxy, one frontend and one backend, nothing else", config=bare_config),
+        Variant("rendered", "HAProxy with the project's rendered config (default knobs)",
+                {"ollama_allowed_routes": routes} if extra_routes else {}),
+    ]
+
+
+def knob_variants(workdir: Path, levels: tuple[int, ...], cap: int) -> list[Variant]:
+    """The rendered config with each present knob on, alone; measured at the ``levels`` up to the
+    backend's ``cap`` (above it the cap's errors would hide them), but for knobs made for that load."""
+    found = []
+    for name, knob in present_knobs().items():
+        more, headers = knob.setup(workdir)
+        found.append(Variant(f"rendered + {name}", f"the rendered config with {knob.settings}",
+                             {**knob.settings, **more}, headers=headers,
+                             concurrency=None if knob.above_cap else tuple(level for level in levels if level <= cap)))
+    return found
+
+
+def present_knobs() -> dict[str, Knob]:
+    """Hardening knobs whose settings group_data/all.py has."""
+    known = defaults()
+    return {name: knob for name, knob in HARDENING_KNOBS.items() if set(knob.settings) <= set(known)}
+
+
+def missing_knobs() -> dict[str, list[str]]:
+    """Hardening knobs whose settings group_data/all.py does not have (yet)."""
+    known = defaults()
+    return {name: sorted(set(knob.settings) - set(known)) for name, knob in HARDENING_KNOBS.items()
+            if not set(knob.settings) <= set(known)}
+
+
+def answers_with(port: int, host: str, headers: dict) -> bool:
+    """Whether ``GET /api/version`` through 127.0.0.1:port answers 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/api/version", headers={"Host": host, **headers})
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Iterator[tuple[int, str]]:
+    """The variant's HAProxy until the block ends; yields (port, Host header). Straight to the backend
+    (neither settings nor a config) starts nothing."""
+    workdir = workdir / re.sub(r"[^a-z0-9]+", "-", variant.name.lower())
+    if variant.settings is not None:
+        settings = settings_for({**variant.settings, "proxy_port": free_port(), "ollama_port": backend_port})
+        def ready(proxy) -> bool:
+            return answers_with(proxy.port, proxy.host, variant.headers)
+
+        with running_haproxy(settings, workdir, ready) as proxy:
+            yield proxy.port, proxy.host
+    elif variant.config is not None:
+        with _running_config(variant.config, backend_port, workdir) as port:
+            yield port, f"127.0.0.1:{port}"
+    else:
+        yield backend_port, f"127.0.0.1:{backend_port}"
+
+
+@contextmanager
+def _running_config(config: Callable[[int, int], str], backend_port: int, workdir: Path) -> Iterator[int]:
+    """``haproxy -W -db`` on a config of our own, checked with ``haproxy -c`` first; yields its port."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "haproxy.cfg"
+    path.write_text(config(port, backend_port))
+    checked = check(path)
+    if checked.returncode != 0:
+        raise RuntimeError(f"haproxy -c refused {path}: {checked.stdout}{checked.stderr}")
+    process = spawn([HAPROXY, "-W", "-db", "-f", str(path)], workdir / "haproxy.log")
+    try:
+        wait_until(lambda: answers_with(port, f"127.0.0.1:{port}", {}), f"the bare HAProxy answers on {port}")
+        yield port
+    finally:
+        stop(process)
