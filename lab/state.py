@@ -46,6 +46,8 @@ def lab_hosts() -> list[tuple[str, dict[str, Any]]]:
                 "ssh_user": host["ssh_user"],
                 "ssh_hostname": host["ssh_hostname"],
                 "ssh_port": host["ssh_port"],
+                # Each lab's client files apart: several labs name their first host alike.
+                "client_settings_dir": str(lab_dir() / "clients"),
                 **host.get("data", {}),
             },
         )

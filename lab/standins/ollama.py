@@ -908,6 +908,7 @@ class OllamaHandler(BaseHTTPRequestHandler):
 
 class OllamaServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = socket.SOMAXCONN  # Go listens with the system's maximum backlog, not Python's 5
 
     def __init__(self, host: str, port: int) -> None:
         if not host:  # every address, v4 and v6 where the host has v6, as Go's net.Listen does
