@@ -11,7 +11,6 @@ hardening knob on (issue 5). A new knob is one more entry in ``HARDENING_KNOBS``
 
 from __future__ import annotations
 
-import http.client
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from pathlib import Path
 from desired_state.inventory import defaults, settings_for
 from tests.proxy.haproxy import HAPROXY, check, running_haproxy
 from tests.proxy.processes import free_port, spawn, stop, wait_until
+from tests.proxy.standin import answers
 
 MODEL = "llama3.2:latest"  # the model every bench request names
 
@@ -120,18 +120,6 @@ def missing_knobs() -> dict[str, list[str]]:
             if not set(knob.settings) <= set(known)}
 
 
-def answers_with(port: int, host: str, headers: dict) -> bool:
-    """Whether ``GET /api/version`` through 127.0.0.1:port answers 200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", "/api/version", headers={"Host": host, **headers})
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
 @contextmanager
 def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Iterator[tuple[int, str]]:
     """The variant's HAProxy until the block ends; yields (port, Host header). Straight to the backend
@@ -140,7 +128,7 @@ def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Itera
     if variant.settings is not None:
         settings = settings_for({**variant.settings, "proxy_port": free_port(), "ollama_port": backend_port})
         def ready(proxy) -> bool:
-            return answers_with(proxy.port, proxy.host, variant.headers)
+            return answers(proxy.port, host=proxy.host, headers=variant.headers)
 
         with running_haproxy(settings, workdir, ready) as proxy:
             yield proxy.port, proxy.host
@@ -163,7 +151,7 @@ def _running_config(config: Callable[[int, int], str], backend_port: int, workdi
         raise RuntimeError(f"haproxy -c refused {path}: {checked.stdout}{checked.stderr}")
     process = spawn([HAPROXY, "-W", "-db", "-f", str(path)], workdir / "haproxy.log")
     try:
-        wait_until(lambda: answers_with(port, f"127.0.0.1:{port}", {}), f"the bare HAProxy answers on {port}")
+        wait_until(lambda: answers(port, host=f"127.0.0.1:{port}"), f"the bare HAProxy answers on {port}")
         yield port
     finally:
         stop(process)

@@ -67,11 +67,11 @@ class Standin:
                 "OLLAMA_HOST": f"127.0.0.1:{self.port}", **extra}
 
 
-def answers(port: int, path: str = "/api/version", host: str = "127.0.0.1") -> bool:
+def answers(port: int, path: str = "/api/version", host: str = "127.0.0.1", headers: dict | None = None) -> bool:
     """Whether 127.0.0.1:port answers ``GET path`` with 200."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        connection.request("GET", path, headers={"Host": host})
+        connection.request("GET", path, headers={"Host": host, **(headers or {})})
         return connection.getresponse().status == 200
     except OSError:
         return False
