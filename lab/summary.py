@@ -9,19 +9,21 @@ from __future__ import annotations
 import json
 import sys
 
+from desired_state.inventory import settings_for
 from lab.state import read_lab
 
 
 def summary(lab: dict) -> dict:
     first = lab["hosts"][0]
+    port = settings_for(first.get("data", {})).proxy_port
     return {
-        "proxy_url": f"http://{first['tailscale_ip']}:11434",
+        "proxy_url": f"http://{first['tailscale_ip']}:{port}",
         "tailscale_ip": first["tailscale_ip"],
         "magicdns_name": first["magicdns_name"],
         "ssh_config": lab["ssh_config"],
         "ssh_host": first["name"],
         "client_netns": lab["client_netns"],
-        "try": f"ip netns exec {lab['client_netns']} curl -s http://{first['magicdns_name']}:11434/api/tags",
+        "try": f"ip netns exec {lab['client_netns']} curl -s http://{first['magicdns_name']}:{port}/api/tags",
         "hosts": [host["name"] for host in lab["hosts"]],
     }
 

@@ -24,8 +24,6 @@ import pytest
 from desired_state.inventory import settings_for
 from desired_state.layout import MacLayout
 from desired_state.settings import Settings
-from facts.launchd import LaunchdService
-from facts.network import TcpListeners
 from facts.tailscale import TailscaleStatus
 from desired_state.target import TAILSCALE_APP_CLI
 

@@ -6,7 +6,7 @@ import plistlib
 import pytest
 from pyinfra.api.exceptions import PyinfraError
 
-from tests.unit.plan import HAPROXY_PID, OLLAMA_PID, ConvergedMac, plan, planned_commands
+from tests.unit.plan import OLLAMA_PID, ConvergedMac, plan, planned_commands
 
 OLLAMA_JOB = "Ensure Ollama runs as a launchd job on loopback"
 HAPROXY_JOB = "Ensure HAProxy runs as a launchd job on the Tailscale address"
