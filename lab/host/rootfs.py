@@ -8,7 +8,8 @@ stand-ins ahead of the real tools. Nothing lands in the machine's own paths.
 
 .. code:: python
 
-    provision(paths.host_upper(1), plan.hosts[0], standins_dir(), admin_key=pubkey, host_key=paths.host_key(1))
+    provision(paths.host_upper(1), plan.hosts[0], standins_dir(), admin_key=pubkey, host_key=paths.host_key(1),
+              hidden=(PROJECT, paths.root))
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ MACOS = {"ProductName": "macOS", "ProductVersion": "15.7.7", "ProductBuildVersio
 MAC_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 
 
-def provision(upper: Path, host: HostPlan, standins: Path, admin_key: str, host_key: Path) -> None:
+def provision(
+    upper: Path, host: HostPlan, standins: Path, admin_key: str, host_key: Path, hidden: tuple[Path, ...] = ()
+) -> None:
+    """`hidden`: machine paths the host must not see (the project, the lab's state), wherever they live."""
     fs = _Upper(upper)
-    _hide_machine(fs)
+    _hide_machine(fs, hidden)
     _accounts(fs)
     _system(fs, host, host_key)
     _mac_folders(fs, admin_key)
@@ -45,12 +49,33 @@ def provision(upper: Path, host: HostPlan, standins: Path, admin_key: str, host_
     fs.mkdir("/var/lib/lab/control", 0o700)  # the lab tailnet's control dir, bind-mounted at boot
 
 
-def _hide_machine(fs: _Upper) -> None:
-    """The project, the lab's state, the machine's homes and its own tools are not on the Mac."""
-    os.mknod(fs.upper / "work", stat.S_IFCHR | 0o600, os.makedev(0, 0))  # an overlay whiteout
-    for folder, mode in (("/root", 0o700), ("/home", 0o755), ("/usr/local/bin", 0o755)):
+EMPTIED = (("/root", 0o700), ("/home", 0o755), ("/usr/local/bin", 0o755))  # shown empty, not merged
+CLEARED_AT_BOOT = ("/tmp",)  # a fresh tmpfs in every host
+
+
+def _hide_machine(fs: _Upper, hidden: tuple[Path, ...]) -> None:
+    """The machine's homes and its own tools are not on the Mac, nor are the `hidden` paths."""
+    for folder, mode in EMPTIED:
         fs.mkdir(folder, mode)
-        os.setxattr(fs.upper / folder.lstrip("/"), "trusted.overlay.opaque", b"y")  # empty, not merged
+        os.setxattr(fs.upper / folder.lstrip("/"), "trusted.overlay.opaque", b"y")
+    for path in hidden_paths(hidden):
+        fs.whiteout(str(path))
+
+
+def hidden_paths(paths: tuple[Path, ...]) -> list[Path]:
+    """The paths that need a whiteout: resolved, outermost only, none the host already does without.
+
+    >>> [str(p) for p in hidden_paths((Path("/check/work/main"), Path("/check/work/main/.lab"), Path("/root/x")))]
+    ['/check/work/main']
+    """
+    already = [Path(folder) for folder, _ in EMPTIED] + [Path(folder) for folder in CLEARED_AT_BOOT]
+    chosen: list[Path] = []
+    for path in sorted({Path(p).resolve() for p in paths}, key=lambda p: (len(p.parts), str(p))):
+        if path == Path("/"):
+            raise ValueError("the project or the lab's state is /: the lab host cannot hide it")
+        if not any(path.is_relative_to(outer) for outer in already + chosen):
+            chosen.append(path)
+    return chosen
 
 
 def _accounts(fs: _Upper) -> None:
@@ -143,6 +168,11 @@ class _Upper:
         target.write_bytes(content.encode() if isinstance(content, str) else content)
         os.chmod(target, mode)
         os.chown(target, uid, gid)
+
+    def whiteout(self, path: str) -> None:
+        """Hides the machine's `path` in the merged view (an overlay whiteout: a 0/0 char device)."""
+        self._parents(path)
+        os.mknod(self.upper / path.lstrip("/"), stat.S_IFCHR | 0o600, os.makedev(0, 0))
 
     def symlink(self, path: str, points_to: str) -> None:
         self._parents(path)

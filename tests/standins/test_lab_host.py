@@ -220,9 +220,41 @@ def test_files_written_in_one_host_stay_there(mac_lab):
 
 
 def test_the_project_and_the_lab_state_are_not_on_the_mac(mac_lab):
-    done = mac_lab.exec(1, f"ls {LABCTL.parent} {mac_lab.state}")
+    project = LABCTL.resolve().parents[1]  # wherever the checkout is: CI clones it elsewhere
+    done = mac_lab.exec(1, f"ls {project} {LABCTL.parent} {mac_lab.state}")
     assert done.returncode != 0
     assert done.stdout == ""
+    assert mac_lab.exec(1, f"test -d {project.parent}").returncode == 0  # hidden, not its neighbours
+
+
+@pytest.fixture
+def lab_code(monkeypatch):
+    """labctl's own import path: its modules import each other as `host.*`."""
+    monkeypatch.syspath_prepend(str(LABCTL.parent))
+
+
+def hidden_paths(paths):
+    from host.rootfs import hidden_paths as under_test
+
+    return under_test(paths)
+
+
+@pytest.mark.parametrize(
+    "asked, hidden",
+    [
+        (("/srv/p", "/srv/p/.lab"), ["/srv/p"]),  # the state inside the checkout: one whiteout
+        (("/srv/p", "/var/lab"), ["/srv/p", "/var/lab"]),
+        (("/srv/p/", "/srv/p/../q"), ["/srv/p", "/srv/q"]),
+        (("/root/p", "/home/u/p", "/tmp/lab", "/usr/local/bin/x"), []),  # the host has none of these
+    ],
+)
+def test_the_host_hides_the_outermost_paths_it_does_not_already_lack(asked, hidden, lab_code):
+    assert [str(path) for path in hidden_paths(tuple(Path(p) for p in asked))] == hidden
+
+
+def test_the_host_cannot_hide_the_root(lab_code):
+    with pytest.raises(ValueError, match="cannot hide"):
+        hidden_paths((Path("/"),))
 
 
 def test_tailscale0_has_no_address_before_login(mac_lab):
