@@ -1,7 +1,7 @@
 """The brew, tailscale/tailscaled, sw_vers and uname stand-ins keep the real tools' contracts.
 
 Exit codes, messages and formats as in the captures (tests/data/captures,
-/work/shared/macos-captures), run inside lab hosts over SSH as admin, the way
+the shared macos-captures), run inside lab hosts over SSH as admin, the way
 the deploy runs them. Host 1 gets the three formulae and a logged-in
 tailscaled; host 2 gets the Tailscale app (cask) and no daemon.
 """

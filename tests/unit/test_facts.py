@@ -1,12 +1,12 @@
 """The facts in facts/, tested offline on real macOS captures.
 
-Captures are verbatim copies from /work/shared/macos-captures in
+Captures are verbatim copies from the team's shared macos-captures in
 tests/data/captures/; the few whose header says FIXTURE are built from
 documented shapes because no real capture exists. Commands also run for real
 through pyinfra's @local connector, with fake tools first on PATH, to prove they
 never fail the host; TcpListeners also runs against the real lsof.
 
-Run: cd /work/main && PYTHONPATH=. /tmp/venv/bin/python -m pytest tests/unit/test_facts.py
+Run: .venv/bin/python -m pytest tests/unit/test_facts.py
 """
 
 from __future__ import annotations
