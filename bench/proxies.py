@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desired_state.inventory import defaults, settings_for
-from tests.proxy.haproxy import HAPROXY, check, running_haproxy
+from tests.proxy.haproxy import HAPROXY, check, render, running_haproxy
 from tests.proxy.processes import free_port, spawn, stop, wait_until
 from tests.proxy.standin import answers
 
@@ -81,6 +81,19 @@ frontend bare
 backend ollama
     server ollama 127.0.0.1:{backend_port}
 """
+
+
+def rendered_without_checks(port: int, backend_port: int) -> str:
+    """The rendered config (default knobs) without its request checks: every `acl` and `http-request deny`
+    line gone, all else kept (HTTP mode, JSON errors, header hygiene, health checks). Against the rendered
+    config it shows what the checks cost; against bare, what the rest costs."""
+    settings = settings_for({"proxy_port": port, "ollama_port": backend_port})
+    config = render(settings, "127.0.0.1")
+    return re.sub(r"^\s*(acl|http-request deny) .*\n", "", config, flags=re.MULTILINE)
+
+
+UNCHECKED = Variant("rendered without its checks", "the rendered config with its `acl` and `http-request deny` "
+                    "lines removed: what the checks cost, and what the rest costs", config=rendered_without_checks)
 
 
 def base_variants(extra_routes: list[tuple[str, str]]) -> list[Variant]:
@@ -151,7 +164,7 @@ def _running_config(config: Callable[[int, int], str], backend_port: int, workdi
         raise RuntimeError(f"haproxy -c refused {path}: {checked.stdout}{checked.stderr}")
     process = spawn([HAPROXY, "-W", "-db", "-f", str(path)], workdir / "haproxy.log")
     try:
-        wait_until(lambda: answers(port, host=f"127.0.0.1:{port}"), f"the bare HAProxy answers on {port}")
+        wait_until(lambda: answers(port, host=f"127.0.0.1:{port}"), f"HAProxy answers on {port}")
         yield port
     finally:
         stop(process)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.nginx import CHAT_REQUEST, running_nginx
 from bench.plan import Plan
-from bench.proxies import base_variants, knob_variants, missing_knobs, running_variant
+from bench.proxies import UNCHECKED, base_variants, knob_variants, missing_knobs, running_variant
 from bench.stats import spread
 from bench.wrk import run_wrk
 
@@ -34,7 +34,7 @@ TARGET_ADDED_P50_MS = 0.1  # at concurrency 1, over the floor
 
 
 def measure(plan: Plan, workdir: Path) -> dict:
-    ways = base_variants([]) + knob_variants(workdir, plan.concurrency, plan.backend_connection_cap)
+    ways = [*base_variants([]), UNCHECKED, *knob_variants(workdir, plan.concurrency, plan.backend_connection_cap)]
     runs = []
     with ExitStack() as stack:
         backend = stack.enter_context(running_nginx(workdir / "nginx", plan.backend_connection_cap))

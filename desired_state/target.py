@@ -22,6 +22,7 @@ from desired_state.files import Tailnet
 from desired_state.layout import MacLayout
 from desired_state.settings import Settings
 from facts.macos import MacHost, PathsExist
+from facts.once import read
 from facts.tailscale import TailscaleStatus
 
 TAILSCALE_APP = "/Applications/Tailscale.app"
@@ -50,7 +51,7 @@ class Target:
 
     def tailnet(self) -> Tailnet | None:
         """The Mac's Tailscale address and MagicDNS name, read now; None until it has them."""
-        status = host.get_fact(TailscaleStatus, cli=self.tailscale_cli)
+        status = read(TailscaleStatus, cli=self.tailscale_cli)
         if status["backend_state"] == "Running" and status["ipv4"] and status["dns_name"]:
             return Tailnet(ip=status["ipv4"], dns_name=status["dns_name"])
         return None
@@ -72,10 +73,10 @@ def current() -> Target:
     targets = _cache.setdefault(host.state, {})
     if host.name not in targets:
         settings = Settings.from_data(host.data.dict())
-        mac = host.get_fact(MacHost)
+        mac = read(MacHost)
         layout = MacLayout(settings, user=mac["user"] or "", uid=mac["uid"] or -1, home=mac["home"] or "")
         brew = layout.brew_bin("brew")
-        exists = host.get_fact(PathsExist, paths=[TAILSCALE_APP, brew])
+        exists = read(PathsExist, paths=[TAILSCALE_APP, brew])
         targets[host.name] = Target(
             settings, mac, layout, tailscale_app=exists[TAILSCALE_APP], homebrew_present=exists[brew],
         )

@@ -13,6 +13,7 @@ from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files
 
 from facts.launchd import LaunchdService
+from facts.once import read
 
 
 @operation()
@@ -50,7 +51,7 @@ def config_live(path: str, render: Callable[[], str | None], haproxy: str, job_t
         # Only while planning a first deploy: Tailscale has no address yet.
         yield StringCommand("echo", shlex.quote(f"render {path} once Tailscale has an address"))
         return
-    if host.get_fact(Sha1File, path=path) == hashlib.sha1(config.encode()).hexdigest():
+    if read(Sha1File, path=path) == hashlib.sha1(config.encode()).hexdigest():
         # Also repairs the mode of an unchanged config.
         yield from files.put._inner(src=StringIO(config), dest=path, mode="600")
         return
@@ -64,6 +65,6 @@ def config_live(path: str, render: Callable[[], str | None], haproxy: str, job_t
         f' echo "haproxy -c rejected the new config; the live config {quoted} is unchanged" >&2; exit 1; fi;'
         f" mv -f {quoted_candidate} {quoted}",
     )
-    service = host.get_fact(LaunchdService, target=job_target)
+    service = read(LaunchdService, target=job_target)
     if service and service.get("pid"):
         yield StringCommand("launchctl", "kill", "SIGUSR2", shlex.quote(job_target))

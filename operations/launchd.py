@@ -18,6 +18,7 @@ from pyinfra.operations import files
 
 from facts.launchd import LaunchdDomain, LaunchdJobs, LaunchdService
 from facts.network import TcpListeners
+from facts.once import read
 from facts.processes import ProcessParents
 
 # How long to wait for a booted-out job to be gone before bootstrapping it again:
@@ -76,15 +77,15 @@ def job_loaded(
         )
     """
     domain, label = target.rsplit("/", 1)
-    plist_changed = host.get_fact(Sha1File, path=plist_path) != hashlib.sha1(plist).hexdigest()
+    plist_changed = read(Sha1File, path=plist_path) != hashlib.sha1(plist).hexdigest()
 
     # Also repairs the owner and mode of an unchanged plist, without a reload.
     yield from files.put._inner(src=BytesIO(plist), dest=plist_path, user=user, group=group, mode="644")
 
-    if host.get_fact(LaunchdDomain, domain=domain)["disabled"].get(label):
+    if read(LaunchdDomain, domain=domain)["disabled"].get(label):
         yield StringCommand("launchctl", "enable", shlex.quote(target))
 
-    service = host.get_fact(LaunchdService, target=target)
+    service = read(LaunchdService, target=target)
     bootstrap = StringCommand("launchctl", "bootstrap", shlex.quote(domain), shlex.quote(plist_path))
     if service is None:
         yield bootstrap
@@ -110,7 +111,7 @@ def job_absent(target: str, plist_path: str):
             plist_path="/Users/admin/Library/LaunchAgents/org.private-ollama.haproxy.plist",
         )
     """
-    if host.get_fact(LaunchdService, target=target) is not None:
+    if read(LaunchdService, target=target) is not None:
         yield bootout_and_wait(target)
     yield from files.file._inner(path=plist_path, present=False)
 
@@ -123,14 +124,14 @@ def port_holders(address: str, port: int, owner_target: str) -> list[dict]:
     wildcard, or another loopback spelling.
     """
     listeners = [
-        listener for listener in host.get_fact(TcpListeners, port=port)
+        listener for listener in read(TcpListeners, port=port)
         if listener["address"] in (address, "*", "0.0.0.0", "::", "::1")
     ]
     if not listeners:
         return []
-    ours = (host.get_fact(LaunchdService, target=owner_target) or {}).get("pid")
-    parents = host.get_fact(ProcessParents)
-    job_by_pid = {job["pid"]: label for label, job in host.get_fact(LaunchdJobs).items() if job["pid"]}
+    ours = (read(LaunchdService, target=owner_target) or {}).get("pid")
+    parents = read(ProcessParents)
+    job_by_pid = {job["pid"]: label for label, job in read(LaunchdJobs).items() if job["pid"]}
     holders = []
     for listener in listeners:
         ancestry = _ancestry(listener["pid"], parents)

@@ -9,6 +9,8 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.facts.files import File
 
+from facts.once import read
+
 
 @operation()
 def rotated(path: str, max_bytes: int, keep: int):
@@ -35,7 +37,7 @@ def rotated(path: str, max_bytes: int, keep: int):
             keep=3,
         )
     """
-    log = host.get_fact(File, path=path)
+    log = read(File, path=path)
     if not log or log["size"] <= max_bytes:
         host.noop(f"{path} is at most {max_bytes} bytes")
         return

@@ -10,6 +10,8 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
 from pyinfra.facts.files import File, Sha1File
 
+from facts.once import read
+
 
 @operation()
 def secret_file(path: str, render: Callable[[], str]):
@@ -36,9 +38,9 @@ def secret_file(path: str, render: Callable[[], str]):
         )
     """
     content = render().encode()
-    if host.get_fact(Sha1File, path=path) != hashlib.sha1(content).hexdigest():
+    if read(Sha1File, path=path) != hashlib.sha1(content).hexdigest():
         yield FileUploadCommand(BytesIO(content), path)
-    elif host.get_fact(File, path=path)["mode"] == 600:
+    elif read(File, path=path)["mode"] == 600:
         host.noop(f"{path} is up to date")
         return
     yield StringCommand("chmod", "600", QuoteString(path))

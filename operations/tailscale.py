@@ -8,6 +8,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.api.hiddenvalue import HiddenValue
 
+from facts.once import read
 from facts.tailscale import TailscaleStatus
 
 # Tailscale echoes a rejected key in its error message; strip any key from what
@@ -33,7 +34,7 @@ def daemon_running(cli: str, tailscaled: str):
             _sudo=True,
         )
     """
-    status = host.get_fact(TailscaleStatus, cli=cli)
+    status = read(TailscaleStatus, cli=cli)
     if status["daemon_running"]:
         host.noop("tailscaled is running")
         return
@@ -62,7 +63,7 @@ def logged_in(cli: str, hostname: str, tags: list[str], auth_key: str | None, au
             auth_key=os.environ.get("TAILSCALE_AUTHKEY"), auth_key_env="TAILSCALE_AUTHKEY",
         )
     """
-    status = host.get_fact(TailscaleStatus, cli=cli)
+    status = read(TailscaleStatus, cli=cli)
     if status["backend_state"] == "Running" and status["ipv4"]:
         if status["hostname"] != hostname:
             host.noop(f"on the tailnet as {status['hostname']!r}, not {hostname!r}: rename it in the admin console")

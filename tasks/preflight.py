@@ -8,6 +8,7 @@ from pyinfra.api.exceptions import DeployError
 
 from desired_state.target import current
 from facts.launchd import LaunchdDomain
+from facts.once import read
 from facts.privileges import PasswordlessSudo
 from facts.tailscale import TailscaleStatus
 from operations.launchd import foreign_holder_remedy, port_holders
@@ -39,12 +40,12 @@ elif not host.data.get("_env", {}).get("PATH", "").startswith(f"{settings.homebr
     problems.append(f"_env's PATH must start with {settings.homebrew_prefix}/bin: (see group_data/all.py)")
 
 if layout.needs_root:
-    if not host.get_fact(PasswordlessSudo):
+    if not read(PasswordlessSudo):
         problems.append(
             "service_mode is 'daemon', which installs LaunchDaemons as root, but sudo asks for a "
             "password: allow it for this user (a sudoers rule), or use service_mode 'agent'",
         )
-elif not host.get_fact(LaunchdDomain, domain=layout.domain)["available"]:
+elif not read(LaunchdDomain, domain=layout.domain)["available"]:
     problems.append(
         f"the launchd domain {layout.domain} does not exist: {layout.user} has no GUI login "
         "session, so LaunchAgents cannot run (usual over SSH on a headless Mac). Either turn on "
@@ -52,7 +53,7 @@ elif not host.get_fact(LaunchdDomain, domain=layout.domain)["available"]:
         "service_mode = 'daemon' to run the services as LaunchDaemons at boot",
     )
 
-tailscale = host.get_fact(TailscaleStatus, cli=mac.tailscale_cli)
+tailscale = read(TailscaleStatus, cli=mac.tailscale_cli)
 if tailscale["backend_state"] != "Running" and not os.environ.get(settings.tailscale_auth_key_env):
     problems.append(not_logged_in_remedy(tailscale["backend_state"], settings.tailscale_auth_key_env))
 

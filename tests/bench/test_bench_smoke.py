@@ -133,3 +133,13 @@ def test_the_recorded_results_are_left_alone(smoke):
     stamp = smoke[0]["date"]  # every results file and page made from it carries its run's time
     recorded = [*(ROOT / "bench" / "results").glob("*.json"), ROOT / "docs" / "benchmarks.md"]
     assert not [path for path in recorded if path.exists() and stamp in path.read_text()]
+
+
+def test_the_page_says_what_the_checks_cost_of_the_rendered_config(smoke):
+    section = smoke[0]["sections"]["proxy_overhead"]
+    assert "rendered without its checks" in {way["name"] for way in section["variants"]}
+    split = [line for line in (smoke[1] / "benchmarks.md").read_text().splitlines()
+             if line.startswith("- ") and "without its checks" in line and "the checks make" in line]
+    rendered_slower = [row for row in section["summary"]
+                       if row["variant"] == "rendered" and row["vs_bare"]["added_p50_ms"]["median"] > 0]
+    assert len(split) == len(rendered_slower)

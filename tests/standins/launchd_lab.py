@@ -28,10 +28,7 @@ import pytest
 
 STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
 PYTHON = "/usr/bin/python3"  # the lab's interpreter, never the venv
-CAPTURE_DIRS = (
-    Path(__file__).resolve().parents[1] / "data" / "captures",
-    Path(__file__).resolve().parents[3] / "shared" / "macos-captures",
-)
+CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"  # verbatim macOS outputs, in the repo
 ROOT = pwd.getpwuid(0)
 
 
@@ -99,12 +96,9 @@ def parse_print(text: str) -> dict[str, object]:
 
 
 def capture(name: str) -> str:
-    """The verbatim output part of a macOS capture."""
-    for folder in CAPTURE_DIRS:
-        if (folder / name).exists():
-            text = (folder / name).read_text()
-            return text.split("# --- verbatim output below this line ---\n", 1)[1]
-    pytest.skip(f"capture {name} not found in {[str(folder) for folder in CAPTURE_DIRS]}")
+    """The verbatim output part of a macOS capture (a missing one fails the test: never a skip)."""
+    text = (CAPTURES / name).read_text()
+    return text.split("# --- verbatim output below this line ---\n", 1)[1]
 
 
 class Lab:

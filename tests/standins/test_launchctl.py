@@ -547,9 +547,10 @@ def test_a_disabled_label_cannot_be_bootstrapped(lab):
 
 def test_enable_lets_a_disabled_label_load_again(lab):
     plist = lab.daemon_plist("t.off", SLEEPER)
-    lab.launchctl("disable", "system/t.off")
-    lab.launchctl("enable", "system/t.off")
-    assert lab.launchctl("bootstrap", "system", str(plist)).returncode == 0
+    assert lab.launchctl("disable", "system/t.off").returncode == 0
+    assert lab.launchctl("enable", "system/t.off").returncode == 0
+    bootstrap = lab.launchctl("bootstrap", "system", str(plist))
+    assert bootstrap.returncode == 0, bootstrap.stderr
 
 
 @pytest.mark.parametrize("verb, shown", [("disable", "disabled"), ("enable", "enabled")])

@@ -58,6 +58,7 @@ class ConvergedMac:
         }
         self.brew = {"ollama": {"0.14.3"}, "haproxy": {"3.2.4"}, "tailscale": {"1.90.1"}}
         self.sudo = True
+        self.reads: list[tuple[type, str]] = []  # (fact class, its arguments), in the order the deploy asked
         self.domain = {"available": True, "error": None, "disabled": {}}
         self.files = {
             layout.plist_path("ollama"): plist_bytes(ollama_job(settings, layout)),
@@ -134,6 +135,7 @@ def _canned(mac: ConvergedMac):
         pop_global_arguments(state, host, kwargs)
         if args:
             kwargs.update(zip(cls().command.__code__.co_varnames[1:], args))
+        mac.reads.append((cls, repr(sorted(kwargs.items()))))
         return mac.fact(cls.__name__, kwargs)
 
     with mock.patch.object(host_module, "get_fact", get_fact):

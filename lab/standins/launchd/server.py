@@ -30,7 +30,9 @@ from launchd.registry import Launchd
 
 PR_SET_CHILD_SUBREAPER = 36
 SESSION_POLL_S = 0.5  # how soon a GUI login/logout in the gui-sessions file takes effect
-REQUEST_TIMEOUT_S = 2.0
+# launchctl sends its request right after connecting; on a loaded machine it can be descheduled
+# in between for seconds, and a request cut off by this makes a command fail for no reason.
+REQUEST_TIMEOUT_S = 10.0
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 

@@ -1,0 +1,42 @@
+"""Facts read once per host while pyinfra prepares, afresh while it executes.
+
+pyinfra 3 runs a fact's command each time the fact is asked for. While it
+prepares (loads the deploy and, without -y, runs each operation to see what it
+would change), nothing runs on the host but fact commands: a second read of the
+same fact with the same arguments can only get the same answer, so it is served
+from memory. That is the whole drift check (`--dry`). While pyinfra executes,
+operations change the host, and every read goes to it.
+
+.. code:: python
+
+    from facts.once import read
+
+    status = read(TailscaleStatus, cli="/opt/homebrew/bin/tailscale")
+"""
+
+from __future__ import annotations
+
+import copy
+import weakref
+from typing import Any, TypeVar
+
+from pyinfra import host
+from pyinfra.api import FactBase
+from pyinfra.api.state import StateStage
+
+T = TypeVar("T")
+
+# Per pyinfra State (a run), per (host, fact, arguments).
+_answers: weakref.WeakKeyDictionary[Any, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+
+
+def read(fact: type[FactBase[T]], **arguments: Any) -> T:
+    """``host.get_fact(fact, **arguments)``, asked of the host at most once while preparing."""
+    state = host.state
+    if state.current_stage != StateStage.Prepare:
+        return host.get_fact(fact, **arguments)
+    answers = _answers.setdefault(state, {})
+    key = (host.name, fact, repr(sorted(arguments.items())))
+    if key not in answers:
+        answers[key] = host.get_fact(fact, **arguments)
+    return copy.deepcopy(answers[key])  # callers cannot change what the next one reads

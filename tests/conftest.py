@@ -1,0 +1,25 @@
+"""Suite-wide rules.
+
+A skip is how a test says "this machine cannot run me" (not root, no haproxy,
+no IPv6). On CI, a machine set up by `.ci/run` can run everything, so there a
+skip means something is missing and must fail the run:
+``PRIVATE_OLLAMA_NO_SKIPS=1 make test`` turns every skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+NO_SKIPS = os.environ.get("PRIVATE_OLLAMA_NO_SKIPS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and PRIVATE_OLLAMA_NO_SKIPS=1 forbids skips: {reason}"
