@@ -267,8 +267,12 @@ def where(results: dict, plots: dict[str, str]) -> list[str]:
         (f"- **TCP_NODELAY on pyinfra's SSH socket** (`tasks/connection.py`). paramiko leaves Nagle's algorithm "
          f"on: one `true` over SSH took {_s(nagle, 1)} ms with it, {_s(no_delay, 1)} ms without. The dry run "
          f"with Nagle's algorithm back on took {_s(section['nagle_costs_s'], 2)} s longer (paired per round)."),
-        (f"- **Read each fact once.** {repeated['count']} of the {total} reads repeat a read already made with "
-        f"the same arguments ({repeated['seconds']:.2f} s of round trips)."),
+        (f"- **Read each fact once.** In the re-apply {repeated['count']} of the {total} reads repeat a read "
+        f"already made with the same arguments ({repeated['seconds']:.2f} s of round trips). While pyinfra "
+        "prepares, nothing but facts runs on the host, so `facts/once.py` serves the project's facts from memory "
+        f"after the first read: the dry run (the drift check) makes {_s(fast['round_trips'], 0)} round trips. "
+        "The re-apply's repeats happen while executing, where each operation may have changed what the next "
+        "one reads (and pyinfra's own file operations read their facts again): they stay."),
         ("- **Fewer, wider facts.** Every round trip costs at least the SSH floor above; facts that read several "
         "things in one command (as `MacHost` does) save a floor each."),
         (f"- **The remote commands themselves.** In the dry run a round trip took {per_trip_ms:.1f} ms on "
