@@ -23,3 +23,13 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, and PRIVATE_OLLAMA_NO_SKIPS=1 forbids skips: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """The same for a whole module skipped while collecting (pytest.importorskip, allow_module_level)."""
+    outcome = yield
+    report = outcome.get_result()
+    if NO_SKIPS and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"skipped while collecting, and PRIVATE_OLLAMA_NO_SKIPS=1 forbids skips: {report.longrepr}"

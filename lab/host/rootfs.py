@@ -9,7 +9,7 @@ stand-ins ahead of the real tools. Nothing lands in the machine's own paths.
 .. code:: python
 
     provision(paths.host_upper(1), plan.hosts[0], standins_dir(), admin_key=pubkey, host_key=paths.host_key(1),
-              hidden=(PROJECT, paths.root))
+              hidden=hidden_paths((PROJECT, paths.root)))
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ MAC_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 
 
 def provision(
-    upper: Path, host: HostPlan, standins: Path, admin_key: str, host_key: Path, hidden: tuple[Path, ...] = ()
+    upper: Path, host: HostPlan, standins: Path, admin_key: str, host_key: Path, hidden: list[Path] = ()
 ) -> None:
-    """`hidden`: machine paths the host must not see (the project, the lab's state), wherever they live."""
+    """`hidden`: machine paths the host must not see (the project, the lab's state), from `hidden_paths`."""
     fs = _Upper(upper)
     _hide_machine(fs, hidden)
     _accounts(fs)
@@ -50,20 +50,24 @@ def provision(
 
 
 EMPTIED = (("/root", 0o700), ("/home", 0o755), ("/usr/local/bin", 0o755))  # shown empty, not merged
-CLEARED_AT_BOOT = ("/tmp",)  # a fresh tmpfs in every host
+CLEARED_AT_BOOT = ("/tmp", "/run", "/dev")  # fresh mounts in every host
+# What the host runs on or provisioning writes: never under a whiteout.
+NEEDED = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/var/lib/lab", "/var/db", "/proc", "/sys",
+          HOMEBREW, "/Users", "/Library", "/Applications", "/System", *(folder for folder, _ in EMPTIED))
 
 
-def _hide_machine(fs: _Upper, hidden: tuple[Path, ...]) -> None:
+def _hide_machine(fs: _Upper, hidden: list[Path]) -> None:
     """The machine's homes and its own tools are not on the Mac, nor are the `hidden` paths."""
     for folder, mode in EMPTIED:
         fs.mkdir(folder, mode)
         os.setxattr(fs.upper / folder.lstrip("/"), "trusted.overlay.opaque", b"y")
-    for path in hidden_paths(hidden):
+    for path in hidden:
         fs.whiteout(str(path))
 
 
 def hidden_paths(paths: tuple[Path, ...]) -> list[Path]:
     """The paths that need a whiteout: resolved, outermost only, none the host already does without.
+    A path holding something the host needs cannot be hidden: ValueError, with what to do.
 
     >>> [str(p) for p in hidden_paths((Path("/check/work/main"), Path("/check/work/main/.lab"), Path("/root/x")))]
     ['/check/work/main']
@@ -71,10 +75,15 @@ def hidden_paths(paths: tuple[Path, ...]) -> list[Path]:
     already = [Path(folder) for folder, _ in EMPTIED] + [Path(folder) for folder in CLEARED_AT_BOOT]
     chosen: list[Path] = []
     for path in sorted({Path(p).resolve() for p in paths}, key=lambda p: (len(p.parts), str(p))):
-        if path == Path("/"):
-            raise ValueError("the project or the lab's state is /: the lab host cannot hide it")
-        if not any(path.is_relative_to(outer) for outer in already + chosen):
-            chosen.append(path)
+        if any(path.is_relative_to(outer) for outer in already + chosen):
+            continue
+        needed = next((Path(need) for need in ("/", *NEEDED) if Path(need).is_relative_to(path)), None)
+        if needed is not None:
+            raise ValueError(
+                f"the lab host cannot hide {path} (the checkout or the lab's state dir): it needs {needed}. "
+                "Put the checkout elsewhere, or point PRIVATE_OLLAMA_LAB_DIR at a dir of its own (e.g. /srv/lab)"
+            )
+        chosen.append(path)
     return chosen
 
 

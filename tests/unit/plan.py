@@ -58,7 +58,7 @@ class ConvergedMac:
         }
         self.brew = {"ollama": {"0.14.3"}, "haproxy": {"3.2.4"}, "tailscale": {"1.90.1"}}
         self.sudo = True
-        self.reads: list[tuple[type, str]] = []  # (fact class, its arguments), in the order the deploy asked
+        self.reads: list[tuple[type, str, str]] = []  # (fact, its arguments, how it ran: sudo...), in order
         self.domain = {"available": True, "error": None, "disabled": {}}
         self.files = {
             layout.plist_path("ollama"): plist_bytes(ollama_job(settings, layout)),
@@ -129,13 +129,15 @@ def _canned(mac: ConvergedMac):
     from pyinfra.api import host as host_module
 
     def get_fact(state, host, cls, args=None, kwargs=None, **_):
-        from pyinfra.api.arguments import pop_global_arguments
+        from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS, pop_global_arguments
 
-        kwargs = dict(kwargs or {})
-        pop_global_arguments(state, host, kwargs)
+        # As pyinfra does: the running operation's global arguments, overridden by the read's.
+        kwargs = {**(host.current_op_global_arguments or {}), **(kwargs or {})}
+        how, _ = pop_global_arguments(state, host, kwargs)
         if args:
             kwargs.update(zip(cls().command.__code__.co_varnames[1:], args))
-        mac.reads.append((cls, repr(sorted(kwargs.items()))))
+        runs_as = sorted((name, value) for name, value in how.items() if name in CONNECTOR_ARGUMENT_KEYS)
+        mac.reads.append((cls, repr(sorted(kwargs.items())), repr(runs_as)))
         return mac.fact(cls.__name__, kwargs)
 
     with mock.patch.object(host_module, "get_fact", get_fact):
