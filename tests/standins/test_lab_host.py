@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab_code import lab_module
+
 LABCTL = Path(__file__).resolve().parents[2] / "lab" / "labctl"
 MAC_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 TIMEOUT_S = 60
@@ -219,24 +221,12 @@ def test_files_written_in_one_host_stay_there(mac_lab):
     assert not Path("/opt/homebrew/only-on-1").exists()
 
 
-@pytest.fixture
-def lab_code(monkeypatch):
-    """labctl's own import path: its modules import each other as `host.*`."""
-    monkeypatch.syspath_prepend(str(LABCTL.parent))
-
-
-def hidden_paths(paths):
-    from host.rootfs import hidden_paths as under_test
-
-    return under_test(paths)
-
-
-def test_the_project_and_the_lab_state_are_not_on_the_mac(mac_lab, lab_code):
+def test_the_project_and_the_lab_state_are_not_on_the_mac(mac_lab):
     project = LABCTL.resolve().parents[1]  # wherever the checkout is: CI clones it elsewhere
     done = mac_lab.exec(1, f"ls {project} {LABCTL.parent} {mac_lab.state}")
     assert done.returncode != 0
     assert done.stdout == ""
-    if hidden_paths((project,)) == [project]:  # a whiteout of its own (not under /root, /tmp, ...)
+    if lab_module("host.rootfs").hidden_paths((project,)) == [project]:  # a whiteout of its own (not under /root, /tmp, ...)
         assert mac_lab.exec(1, f"test -d {project.parent}").returncode == 0  # hidden, not its neighbours
 
 

@@ -4,27 +4,15 @@ the host itself needs. Pure path logic: no root, no lab."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-LAB = Path(__file__).resolve().parents[2] / "lab"
-
-
-@pytest.fixture(autouse=True)
-def lab_code(monkeypatch):
-    """labctl's own import path: its modules import each other as `host.*`."""
-    monkeypatch.syspath_prepend(str(LAB))
-    yield
-    for name in [name for name in sys.modules if name == "host" or name.startswith("host.")]:
-        del sys.modules[name]
+from tests.lab_code import lab_module
 
 
 def hidden(*paths: str) -> list[str]:
-    from host.rootfs import hidden_paths
-
-    return [str(path) for path in hidden_paths(tuple(Path(p) for p in paths))]
+    return [str(path) for path in lab_module("host.rootfs").hidden_paths(tuple(Path(p) for p in paths))]
 
 
 @pytest.mark.parametrize(
