@@ -7,14 +7,20 @@
 #   make reapply    apply and append a JSON report line (the periodic re-apply)
 #   make render     write every file the deploy would install, offline (OUT=build/render)
 #   make lab-down   remove everything the lab made
+#   make lint       ruff check (configured in pyproject.toml)
 #   make bench      the benchmarks: bench/results/<date>.json, docs/benchmarks.md (root; BENCH_QUICK=1: smoke run)
 
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYINFRA := $(VENV)/bin/pyinfra
+# The admin tools: python -m private_ollama SUBCOMMAND (see private_ollama/commands/).
+ADMIN := $(PY) -m private_ollama
 INVENTORY ?= lab/inventory.py
 OUT ?= build/render
+# Knob overrides for drift, status, reapply and render, as pyinfra's --data: DATA="proxy_api_keys=true proxy_port=8443".
+DATA ?=
+DATA_ARGS := $(foreach assignment,$(DATA),--data $(assignment))
 LAB_DIR ?= $(CURDIR)/.lab
 export PRIVATE_OLLAMA_LAB_DIR := $(LAB_DIR)
 # Non-empty: the seconds-long smoke run of `make bench`, written under build/bench-quick.
@@ -23,7 +29,7 @@ BENCH_QUICK ?=
 # Debian packages the lab and the tests run for real.
 APT_PACKAGES := haproxy openssh-server openssh-client sudo iproute2 lsof procps curl python3 python3-venv nginx-light wrk
 
-.PHONY: deps lab lab-up lab-deploy lab-check lab-down test drift status reapply render root bench
+.PHONY: deps lab lab-up lab-deploy lab-check lab-down test lint drift status reapply render root bench
 
 root:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -57,17 +63,20 @@ lab-down: root
 test: deps
 	$(PY) -m pytest
 
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check
+
 drift: $(VENV)/.installed
-	$(PY) drift.py $(INVENTORY)
+	$(ADMIN) drift --inventory $(INVENTORY) $(DATA_ARGS)
 
 status: $(VENV)/.installed
-	$(PY) status.py $(INVENTORY)
+	$(ADMIN) status --inventory $(INVENTORY) $(DATA_ARGS)
 
 reapply: $(VENV)/.installed
-	$(PY) reapply.py $(INVENTORY)
+	$(ADMIN) reapply --inventory $(INVENTORY) $(DATA_ARGS)
 
 render: $(VENV)/.installed
-	$(PY) render.py --out $(OUT) --inventory $(INVENTORY)
+	$(ADMIN) render --out $(OUT) --inventory $(INVENTORY) $(DATA_ARGS)
 
 bench: deps
 	$(PY) -m bench $(if $(BENCH_QUICK),--quick)

@@ -10,7 +10,7 @@ uninstall_remove_models / uninstall_remove_packages say otherwise.
 from pyinfra import local
 from pyinfra.operations import brew, files
 
-from desired_state.target import current
+from facts.target import current
 from operations import launchd
 
 local.include("tasks/connection.py")

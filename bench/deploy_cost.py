@@ -3,7 +3,7 @@
 One lab with the most hosts of ``plan.lab_hosts`` (its own state dir, any free
 slot, taken down at the end). Host 1 converges first, alone; then the others at
 once. Then, in rounds: a no-change re-apply of host 1, the drift check
-(``drift.py``) of the first 1, 4, 16 ... hosts, the same dry run on host 1
+(``python -m private_ollama drift``) of the first 1, 4, 16 ... hosts, the same dry run on host 1
 profiled as deployed and with Nagle's algorithm back on, and the SSH floor
 (``true``, Nagle on and off). Each
 run's wall time is measured from outside, with the share of the machine's cores
@@ -30,7 +30,7 @@ from bench.plan import Plan
 from bench.ssh_round_trip import round_trips
 from bench.stats import spread
 from bench.where_time_goes import phases
-from drift import LOCAL_OPERATION_PREFIX
+from private_ollama.commands.drift import LOCAL_OPERATION_PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 LABCTL = str(ROOT / "lab" / "labctl")
@@ -51,7 +51,7 @@ def _timed(argv: list[str], env: dict[str, str], timeout: float = 600) -> dict:
 
 
 def _on_admin_laptop(name: str) -> bool:
-    """An operation on the admin laptop's own files, which drift.py does not count as a host's change
+    """An operation on the admin laptop's own files, which the drift check does not count as a host's change
     either (and which another lab with the same host names may have rewritten meanwhile)."""
     return name.split(" | ")[-1].startswith(LOCAL_OPERATION_PREFIX)
 
@@ -97,8 +97,8 @@ class BenchLab:
         return run
 
     def drift(self, hosts: int) -> dict:
-        """``python drift.py`` on the first ``hosts`` hosts: the drift check exactly as CI runs it."""
-        run = _timed([sys.executable, "drift.py", INVENTORY], self.env(hosts))
+        """``python -m private_ollama drift`` on the first ``hosts`` hosts: the drift check exactly as CI runs it."""
+        run = _timed([sys.executable, "-m", "private_ollama", "drift", "--inventory", INVENTORY], self.env(hosts))
         run["hosts"], run["converged"] = hosts, run["exit_code"] == 0
         for noise in ("stdout", "stderr", "spawned"):
             run.pop(noise)

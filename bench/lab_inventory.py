@@ -6,6 +6,6 @@ lab serves the drift check on 1, 4 and 16 hosts, interleaved.
 
 import os
 
-from lab.state import lab_hosts
+from private_ollama.inventory import lab_hosts
 
 lab_macs = lab_hosts()[: int(os.environ.get("BENCH_LAB_HOSTS") or 0) or None]

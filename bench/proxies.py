@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desired_state.inventory import defaults, settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import HAPROXY, check, render, running_haproxy
 from tests.proxy.processes import free_port, spawn, stop, wait_until
 from tests.proxy.standin import answers
@@ -47,7 +47,7 @@ class Knob:
 
 def _one_api_key(workdir: Path) -> tuple[dict, dict]:
     """A key store with one client, whose key every request carries."""
-    from desired_state.api_keys import KeyStore  # issue 5's module: imported only once its knob exists
+    from private_ollama.desired_state.api_keys import KeyStore  # issue 5's module: imported only once its knob exists
 
     store = workdir / "api-keys.json"
     key = KeyStore(store).add("bench")
@@ -67,7 +67,7 @@ HARDENING_KNOBS: dict[str, Knob] = {
 
 def bare_config(port: int, backend_port: int) -> str:
     """One frontend, one backend, nothing else: the same limits and timeouts as the rendered config."""
-    settings = settings_for({})
+    settings = Settings.from_data({})
     return f"""global
     maxconn {settings.proxy_max_connections}
 defaults
@@ -87,7 +87,7 @@ def rendered_without_checks(port: int, backend_port: int) -> str:
     """The rendered config (default knobs) without its request checks: every `acl` and `http-request deny`
     line gone, all else kept (HTTP mode, JSON errors, header hygiene, health checks). Against the rendered
     config it shows what the checks cost; against bare, what the rest costs."""
-    settings = settings_for({"proxy_port": port, "ollama_port": backend_port})
+    settings = Settings.from_data({"proxy_port": port, "ollama_port": backend_port})
     config = render(settings, "127.0.0.1")
     return re.sub(r"^\s*(acl|http-request deny) .*\n", "", config, flags=re.MULTILINE)
 
@@ -99,7 +99,7 @@ UNCHECKED = Variant("rendered without its checks", "the rendered config with its
 def base_variants(extra_routes: list[tuple[str, str]]) -> list[Variant]:
     """Direct, bare and rendered, in the order runs interleave them. ``extra_routes`` are allowed on
     top of the default allowlist (the streaming measure needs Ollama's own NDJSON route)."""
-    routes = [(route.method, route.path) for route in settings_for({}).allowed_routes] + extra_routes
+    routes = [(route.method, route.path) for route in Settings.from_data({}).allowed_routes] + extra_routes
     return [
         Variant("direct", "straight to the backend: the floor"),
         Variant("bare", "HAProxy, one frontend and one backend, nothing else", config=bare_config),
@@ -121,14 +121,14 @@ def knob_variants(workdir: Path, levels: tuple[int, ...], cap: int) -> list[Vari
 
 
 def present_knobs() -> dict[str, Knob]:
-    """Hardening knobs whose settings group_data/all.py has."""
-    known = defaults()
+    """Hardening knobs whose settings are defined."""
+    known = Settings.model_fields
     return {name: knob for name, knob in HARDENING_KNOBS.items() if set(knob.settings) <= set(known)}
 
 
 def missing_knobs() -> dict[str, list[str]]:
-    """Hardening knobs whose settings group_data/all.py does not have (yet)."""
-    known = defaults()
+    """Hardening knobs whose settings are not defined (yet)."""
+    known = Settings.model_fields
     return {name: sorted(set(knob.settings) - set(known)) for name, knob in HARDENING_KNOBS.items()
             if not set(knob.settings) <= set(known)}
 
@@ -139,7 +139,7 @@ def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Itera
     (neither settings nor a config) starts nothing."""
     workdir = workdir / re.sub(r"[^a-z0-9]+", "-", variant.name.lower())
     if variant.settings is not None:
-        settings = settings_for({**variant.settings, "proxy_port": free_port(), "ollama_port": backend_port})
+        settings = Settings.from_data({**variant.settings, "proxy_port": free_port(), "ollama_port": backend_port})
         def ready(proxy) -> bool:
             return answers(proxy.port, host=proxy.host, headers=variant.headers)
 

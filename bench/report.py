@@ -224,7 +224,7 @@ def deploy(results: dict, plots: dict[str, str]) -> list[str]:
                  str(section["rounds"][0]["reapply"]["phases"]["round_trips"]),
                  f"changed on the Mac: {', '.join(summary['reapply_changed']) or 'nothing'}"])
     for count, drift in summary["drift"].items():
-        rows.append([f"drift check (`drift.py`), {count} host(s)", _s(drift["wall_s"], 2),
+        rows.append([f"drift check (`python -m private_ollama drift`), {count} host(s)", _s(drift["wall_s"], 2),
                      "", (f"{_s(drift['ratio_to_one'], 2)}x one host; cores busy {_s(drift['machine_busy'], 2)}; "
                          f"local CPU {_s(drift['local_cpu_s'], 2)} s; "
                          f"{'converged' if drift['all_converged'] else '**drifted**'}")])

@@ -12,10 +12,9 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from typing_extensions import override
-
 from pyinfra import logger
 from pyinfra.api import FactBase
+from typing_extensions import override
 
 from facts import split_exit_status, with_exit_status
 

@@ -6,10 +6,9 @@ import re
 import shlex
 from typing import TypedDict, cast
 
-from typing_extensions import override
-
 from pyinfra import logger
 from pyinfra.api import FactBase
+from typing_extensions import override
 
 # sw_vers prints `Key:<TAB><TAB>value` (one TAB for ProductVersionExtra).
 _SW_VERS_LINE = re.compile(r"^(?P<key>[A-Za-z]+):\t+(?P<value>.*)$")

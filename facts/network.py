@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from typing_extensions import override
-
 from pyinfra import logger
 from pyinfra.api import FactBase
+from typing_extensions import override
 
 from facts import split_exit_status, with_exit_status
 

@@ -7,10 +7,9 @@ import re
 import shlex
 from typing import Any, TypedDict
 
-from typing_extensions import override
-
 from pyinfra import logger
 from pyinfra.api import FactBase
+from typing_extensions import override
 
 from facts import split_exit_status, with_exit_status
 

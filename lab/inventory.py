@@ -1,4 +1,4 @@
-"""The lab's Macs, as `lab/labctl up` made them (see lab/README.md).
+"""The lab's Macs, as `lab/labctl up` made them (see lab/README.md), read from its state file.
 
     pyinfra lab/inventory.py deploy.py
 
@@ -6,6 +6,6 @@ Same deploy, same knobs as for a real Mac: only the connection differs, over
 real SSH with host-key checking on.
 """
 
-from lab.state import lab_hosts
+from private_ollama.inventory import lab_hosts
 
 lab_macs = lab_hosts()

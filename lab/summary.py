@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import sys
 
-from desired_state.inventory import settings_for
-from lab.state import read_lab
+from private_ollama import PROJECT
+from private_ollama.inventory import load, read_lab
 
 
 def summary(lab: dict) -> dict:
     first = lab["hosts"][0]
-    port = settings_for(first.get("data", {})).proxy_port
+    port = load(str(PROJECT / "lab" / "inventory.py"))[0].settings.proxy_port
     return {
         "proxy_url": f"http://{first['tailscale_ip']}:{port}",
         "tailscale_ip": first["tailscale_ip"],

@@ -7,7 +7,6 @@ import shlex
 from collections.abc import Callable
 from io import StringIO
 
-from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files

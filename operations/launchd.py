@@ -16,10 +16,9 @@ from pyinfra.api import OperationError, StringCommand, operation
 from pyinfra.facts.files import Sha1File
 from pyinfra.operations import files
 
-from facts.launchd import LaunchdDomain, LaunchdJobs, LaunchdService
-from facts.network import TcpListeners
+from facts.launchd import LaunchdDomain, LaunchdService
 from facts.once import read
-from facts.processes import ProcessParents
+from facts.port_holders import port_holders
 
 # How long to wait for a booted-out job to be gone before bootstrapping it again:
 # bootout returns before the job has exited (and `bootout --wait` does not exist
@@ -57,7 +56,7 @@ def job_loaded(
     Install a launchd job's plist and keep the job loaded.
 
     + target: the service target, ``<domain>/<label>`` (``gui/501/x`` or ``system/x``)
-    + plist: the plist's bytes (see ``desired_state.files.plist_bytes``)
+    + plist: the plist's bytes (see ``private_ollama.desired_state.files.plist_bytes``)
     + plist_path: where the plist lives (LaunchAgents or LaunchDaemons)
     + user, group: owner of the plist (launchd refuses plists others can write)
 
@@ -116,41 +115,6 @@ def job_absent(target: str, plist_path: str):
     yield from files.file._inner(path=plist_path, present=False)
 
 
-def port_holders(address: str, port: int, owner_target: str) -> list[dict]:
-    """Listeners on ``port`` that are not our job, each with the launchd label that
-    started it (or None when launchd did not).
-
-    A listener counts when it could take ``address``: the same address, a
-    wildcard, or another loopback spelling.
-    """
-    listeners = [
-        listener for listener in read(TcpListeners, port=port)
-        if listener["address"] in (address, "*", "0.0.0.0", "::", "::1")
-    ]
-    if not listeners:
-        return []
-    ours = (read(LaunchdService, target=owner_target) or {}).get("pid")
-    parents = read(ProcessParents)
-    job_by_pid = {job["pid"]: label for label, job in read(LaunchdJobs).items() if job["pid"]}
-    holders = []
-    for listener in listeners:
-        ancestry = _ancestry(listener["pid"], parents)
-        if ours in ancestry:
-            continue
-        label = next((job_by_pid[pid] for pid in ancestry if pid in job_by_pid), None)
-        holders.append({**listener, "label": label})
-    return holders
-
-
-def foreign_holder_remedy(holder: dict, port: int) -> str:
-    return (
-        f"{holder['command']} (pid {holder['pid']}) holds {holder['address']}:{port} and was not "
-        "started by launchd in this user's domain, so the deploy will not stop it: quit it "
-        "(for Ollama.app: quit it and remove it from System Settings > General > Login Items), "
-        "then run the deploy again"
-    )
-
-
 @operation()
 def port_released(address: str, port: int, owner_target: str, squatter_domain: str):
     """
@@ -182,18 +146,13 @@ def port_released(address: str, port: int, owner_target: str, squatter_domain: s
         return
     for label in dict.fromkeys(holder["label"] for holder in holders):
         if label is None:
-            raise OperationError(foreign_holder_remedy(next(h for h in holders if h["label"] is None), port))
+            stranger = next(holder for holder in holders if holder["label"] is None)
+            raise OperationError(
+                f"{stranger['command']} (pid {stranger['pid']}) holds port {port} and launchd did not start it: "
+                "stop it, then run again",
+            )
         squatter = f"{squatter_domain}/{label}"
         if host.state.is_executing:
             logger.warning(f"{host.print_prefix}Stopping and disabling {squatter}, which held port {port}")
         yield StringCommand("launchctl", "disable", shlex.quote(squatter))
         yield bootout_and_wait(squatter)
-
-
-def _ancestry(pid: int, parents: dict[int, int]) -> list[int]:
-    """``pid`` and its parents up to (not including) launchd, pid 1."""
-    chain = []
-    while pid and pid != 1 and pid not in chain:
-        chain.append(pid)
-        pid = parents.get(pid, 0)
-    return chain

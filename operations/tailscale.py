@@ -71,7 +71,7 @@ def logged_in(cli: str, hostname: str, tags: list[str], auth_key: str | None, au
             host.noop(f"on the tailnet as {status['dns_name']} ({status['ipv4']})")
         return
     if not auth_key:
-        raise OperationError(not_logged_in_remedy(status["backend_state"], auth_key_env))
+        raise OperationError(f"not logged in to the tailnet and {auth_key_env} is not set on the admin laptop")
     yield StringCommand(
         "out=$(",
         shlex.quote(cli), "up",
@@ -82,11 +82,3 @@ def logged_in(cli: str, hostname: str, tags: list[str], auth_key: str | None, au
         f'printf "%s\\n" "$out" | {REDACT_KEYS}; exit $rc',
     )
 
-
-def not_logged_in_remedy(state: str | None, auth_key_env: str) -> str:
-    return (
-        f"Tailscale on this Mac is not logged in (state: {state or 'unknown'}) and "
-        f"{auth_key_env} is not set on the admin laptop. Create an auth key in the Tailscale "
-        "admin console (Settings > Keys, tagged with the node's tags), then run again with "
-        f"`export {auth_key_env}=tskey-auth-...`. The key is only sent to the Mac's tailscale CLI."
-    )

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from pyinfra import host
 
-from desired_state.files import client_files
-from desired_state.target import current
+from facts.target import current
 from operations import local_files
+from private_ollama.desired_state.files import client_files
 
 mac = current()
 

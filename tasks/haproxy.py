@@ -4,7 +4,9 @@ the log kept private and rotated."""
 
 from pyinfra.operations import files
 
-from desired_state.files import (
+from facts.target import current
+from operations import haproxy, launchd, logs, secret_files
+from private_ollama.desired_state.files import (
     access_log_path,
     api_key_map,
     api_key_map_path,
@@ -12,8 +14,6 @@ from desired_state.files import (
     haproxy_job,
     plist_bytes,
 )
-from desired_state.target import current
-from operations import haproxy, launchd, logs, secret_files
 
 mac = current()
 settings, layout = mac.settings, mac.layout

@@ -2,9 +2,9 @@
 
 from pyinfra.operations import files
 
-from desired_state.files import ollama_job, plist_bytes
-from desired_state.target import current
+from facts.target import current
 from operations import launchd
+from private_ollama.desired_state.files import ollama_job, plist_bytes
 
 mac = current()
 settings, layout = mac.settings, mac.layout

@@ -2,7 +2,7 @@
 
 from pyinfra.operations import brew
 
-from desired_state.target import current
+from facts.target import current
 
 mac = current()
 

@@ -1,18 +1,17 @@
 """Preflight: read facts only, change nothing, and stop the whole run with every
-problem found (and its remedy) before any host is touched."""
+problem found (and its remedy) before any host is touched. The remedies live here."""
 
 import os
 
 from pyinfra import host, logger
 from pyinfra.api.exceptions import DeployError
 
-from desired_state.target import current
 from facts.launchd import LaunchdDomain
 from facts.once import read
+from facts.port_holders import port_holders
 from facts.privileges import PasswordlessSudo
 from facts.tailscale import TailscaleStatus
-from operations.launchd import foreign_holder_remedy, port_holders
-from operations.tailscale import not_logged_in_remedy
+from facts.target import current
 
 mac = current()
 settings, layout, facts = mac.settings, mac.layout, mac.mac
@@ -34,10 +33,8 @@ if not (facts["home"] or "").startswith("/"):
 if not mac.homebrew_present:
     problems.append(
         f"Homebrew is not at {settings.homebrew_prefix}: install it (https://brew.sh), "
-        "or set homebrew_prefix (and _env's PATH) to where it is",
+        "or set homebrew_prefix to where it is",
     )
-elif not host.data.get("_env", {}).get("PATH", "").startswith(f"{settings.homebrew_prefix}/bin:"):
-    problems.append(f"_env's PATH must start with {settings.homebrew_prefix}/bin: (see group_data/all.py)")
 
 if layout.needs_root:
     if not read(PasswordlessSudo):
@@ -55,11 +52,21 @@ elif not read(LaunchdDomain, domain=layout.domain)["available"]:
 
 tailscale = read(TailscaleStatus, cli=mac.tailscale_cli)
 if tailscale["backend_state"] != "Running" and not os.environ.get(settings.tailscale_auth_key_env):
-    problems.append(not_logged_in_remedy(tailscale["backend_state"], settings.tailscale_auth_key_env))
+    problems.append(
+        f"Tailscale on this Mac is not logged in (state: {tailscale['backend_state'] or 'unknown'}) and "
+        f"{settings.tailscale_auth_key_env} is not set on the admin laptop. Create an auth key in the Tailscale "
+        "admin console (Settings > Keys, tagged with the node's tags), then run again with "
+        f"`export {settings.tailscale_auth_key_env}=tskey-auth-...`. The key is only sent to the Mac's tailscale CLI.",
+    )
 
 for holder in port_holders(settings.ollama_listen_address, settings.ollama_port, layout.service_target("ollama")):
     if holder["label"] is None:
-        problems.append(foreign_holder_remedy(holder, settings.ollama_port))
+        problems.append(
+            f"{holder['command']} (pid {holder['pid']}) holds {holder['address']}:{settings.ollama_port} and was not "
+            "started by launchd in this user's domain, so the deploy will not stop it: quit it "
+            "(for Ollama.app: quit it and remove it from System Settings > General > Login Items), "
+            "then run the deploy again",
+        )
 
 if problems:
     raise DeployError(f"preflight failed on {host.name}; nothing was changed:\n  - " + "\n  - ".join(problems))

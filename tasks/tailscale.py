@@ -2,7 +2,7 @@
 
 import os
 
-from desired_state.target import current
+from facts.target import current
 from operations import tailscale
 
 mac = current()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from desired_state.settings import Route
+from private_ollama.desired_state.routes import Route
 
 # Smallest valid body of each POST route of the default allowlist; a route added
 # by data gets {"model": ...}, which Ollama answers (maybe with its own error).

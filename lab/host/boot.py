@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-LAUNCHD = ["/usr/bin/python3", "/usr/libexec/lab-standins/launchd.py"]
+STANDINS = "/usr/libexec/lab-standins"  # the stand-ins' code, the import root of the launchd stand-in
+LAUNCHD = ["/usr/bin/python3", "-m", "launchd"]
 LAUNCHD_SOCKET = Path("/var/run/launchd-standin.sock")
 LAUNCHD_STATE = Path("/var/db/launchd-standin")
 SSHD = ["/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/sshd_config"]
@@ -100,7 +101,8 @@ def boot(auto_login: bool) -> subprocess.Popen:
     LAUNCHD_STATE.mkdir(parents=True, exist_ok=True)
     sessions = LAUNCHD_STATE / "gui-sessions"
     sessions.write_text("")  # nobody is logged in at boot
-    launchd = spawn([*LAUNCHD, "--socket", str(LAUNCHD_SOCKET), "--state-dir", str(LAUNCHD_STATE)], "launchd-standin")
+    launchd = spawn([*LAUNCHD, "--socket", str(LAUNCHD_SOCKET), "--state-dir", str(LAUNCHD_STATE)], "launchd-standin",
+                    cwd=STANDINS)
     spawn(SSHD, "sshd")
     wait_for(LAUNCHD_SOCKET.exists, "launchd's socket")
     if auto_login:
@@ -140,9 +142,10 @@ def reap_one(block: bool = True) -> int:
     return pid
 
 
-def spawn(argv: list[str], name: str) -> subprocess.Popen:
+def spawn(argv: list[str], name: str, cwd: str = "/") -> subprocess.Popen:
     with open(f"/var/log/{name}.log", "ab") as output:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=output, stderr=output, start_new_session=True,
+                                cwd=cwd)
 
 
 def wait_for(ready, what: str) -> None:

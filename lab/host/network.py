@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from host.layout import SLOTS, HostPlan, LabPlan, client_netns, slot_netns
+from lab.host.layout import SLOTS, HostPlan, LabPlan, client_netns, slot_netns
 
 NETNS_DIR = Path("/run/netns")
 NETNS_ETC = Path("/etc/netns")
@@ -149,6 +149,12 @@ def create_host(plan: LabPlan, host: HostPlan) -> None:
     ip("rule", "add", "pref", "101", "iif", "tailscale0", "prohibit", netns=ns)
     ip("rule", "add", "pref", "200", "lookup", "local", netns=ns)
     ip("rule", "del", "pref", "0", netns=ns)
+
+
+def delete_link(name: str) -> None:
+    """Delete a veth of the machine now (its peer goes with it); a deleted namespace frees its veths only later."""
+    if subprocess.run(["ip", "link", "show", "dev", name], capture_output=True, check=False).returncode == 0:
+        ip("link", "del", name)
 
 
 def delete_netns(name: str) -> None:

@@ -1,6 +1,6 @@
 """What `up` hands to the admin side: lab.json, an OpenSSH client config, known_hosts.
 
-``lab.json`` is the interface of the lab (``lab/state.py`` reads it); here a lab in slot 1::
+``lab.json`` is the interface of the lab (``private_ollama/inventory.py`` reads it); here a lab in slot 1::
 
     {"slot": 1,
      "hosts": [{"name": "lab-mac-1", "ssh_hostname": "198.51.100.66", "ssh_port": 22,
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from host.layout import ADMIN_USER, LabPaths, LabPlan
+from lab.host.layout import ADMIN_USER, LabPaths, LabPlan
 
 
 def write_outputs(paths: LabPaths, plan: LabPlan) -> None:

@@ -21,7 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from host.layout import HostPlan, LabPaths
+from lab.host.layout import HostPlan, LabPaths
 
 BOOT = Path(__file__).resolve().parent / "boot.py"
 BOOT_TIMEOUT_S = 15

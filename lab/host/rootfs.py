@@ -22,7 +22,7 @@ import stat
 import string
 from pathlib import Path
 
-from host.layout import ADMIN_UID, ADMIN_USER, STAFF_GID, HostPlan
+from lab.host.layout import ADMIN_UID, ADMIN_USER, STAFF_GID, HostPlan
 
 HERE = Path(__file__).resolve().parent
 STANDINS = "/usr/libexec/lab-standins"  # the stand-ins' code, inside the host

@@ -24,7 +24,7 @@ import random
 import string
 from pathlib import Path
 
-from host.layout import LabPlan
+from lab.host.layout import LabPlan
 
 TAILNET = ipaddress.IPv4Network("100.64.0.0/10")
 # A /12 per slot (as many as SLOTS): labs running at once never share an address. Each lab's

@@ -212,7 +212,7 @@ def match_route(pattern: str, path: str) -> dict[str, str] | None:
     if len(want) != len(got):
         return None
     params = {}
-    for expected, segment in zip(want, got):
+    for expected, segment in zip(want, got, strict=True):
         if expected.startswith(":") and segment:
             params[expected[1:]] = segment
         elif expected != segment:
@@ -263,7 +263,7 @@ def allowed_origins(environ: dict[str, str]) -> list[str]:
     origins = [origin.strip().lower() for origin in configured.split(",")] if configured else []
     for host in ("localhost", "127.0.0.1", "0.0.0.0"):
         origins += [f"http://{host}", f"https://{host}", f"http://{host}:*", f"https://{host}:*"]
-    return origins + ["app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*"]
+    return [*origins, "app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*"]
 
 
 def origin_allowed(origin: str, patterns: list[str]) -> bool:
@@ -790,7 +790,7 @@ class Recorder:
 
     def __init__(self, path: str) -> None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the server's lifetime
+        self._file = open(path, "a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def record(self, method: str, target: str, path: str | None, headers: list[tuple[str, str]],
@@ -1055,7 +1055,7 @@ def list_models() -> int:
         for m in models]
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
-        print("".join(cell.ljust(width + 4) for cell, width in zip(row, widths)) + row[3])
+        print("".join(cell.ljust(width + 4) for cell, width in zip(row[:3], widths, strict=True)) + row[3])
     return 0
 
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from desired_state.inventory import settings_for
-from desired_state.layout import MacLayout
-from desired_state.settings import Settings
 from facts.tailscale import TailscaleStatus
-from desired_state.target import TAILSCALE_APP_CLI
+from facts.target import TAILSCALE_APP_CLI
+from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.settings import Settings
 
 
 def pytest_collection_modifyitems(config, items):
@@ -73,7 +72,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(host) -> Server:
-    settings = settings_for(json.loads(os.environ.get("PRIVATE_OLLAMA_DATA", "{}")))
+    settings = Settings.from_data(json.loads(os.environ.get("PRIVATE_OLLAMA_DATA", "{}")))
     uid, user, home = host.run("id -u; id -un; echo $HOME").stdout.split()
     gui = MacLayout(settings.model_copy(update={"service_mode": "agent"}), user, int(uid), home)
     # The mode the host runs in is the one whose launchd domain has the Ollama job.

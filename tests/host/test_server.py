@@ -28,13 +28,13 @@ def test_ollama_listens_on_loopback_only(server):
 
 def test_nothing_listens_on_a_wildcard_on_the_served_ports(server):
     for port in {server.settings.ollama_port, server.settings.proxy_port}:
-        assert not [l for l in server.fact(TcpListeners, port) if l["address"] in WILDCARDS]
+        assert not [found for found in server.fact(TcpListeners, port) if found["address"] in WILDCARDS]
 
 
 def test_haproxy_listens_on_the_tailscale_address_only(server):
     haproxy = server.fact(TcpListeners, server.settings.proxy_port)
-    haproxy = [l for l in haproxy if l["command"].startswith("haproxy")]
-    assert {l["address"] for l in haproxy} == {server.tailscale_ip}
+    haproxy = [found for found in haproxy if found["command"].startswith("haproxy")]
+    assert {found["address"] for found in haproxy} == {server.tailscale_ip}
 
 
 @pytest.mark.parametrize("service", ["ollama", "haproxy"])

@@ -74,7 +74,7 @@ class Lab:
         return run.json()["results"]
 
     def drift(self) -> Run:
-        return self._run([sys.executable, "drift.py", "lab/inventory.py"])
+        return self._run([sys.executable, "-m", "private_ollama", "drift", "--inventory", "lab/inventory.py"])
 
     def sh(self, command: str) -> Run:
         """A shell command on the lab Mac, as root (for drift and faults)."""

@@ -2,12 +2,12 @@
 by data and one apply, a second apply and the drift check find nothing to do;
 from the tailnet client a request needs a known key, an unlisted model is
 refused, the metrics port is unreachable; the access log names the client and
-`status.py` reports it; a key added or revoked in the store takes effect at the
+the status command reports it; a key added or revoked in the store takes effect at the
 next apply (planned, then applied, at full verbosity); the knobs go off again;
 and no key or key hash ever shows in any output.
 
 The knobs are the lab host's inventory data (lab.json), so the deploy, the
-drift check and status.py all read them, as they would a real inventory.
+drift check and the status command all read them, as they would a real inventory.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from desired_state.api_keys import KeyStore, key_hash
+from private_ollama.desired_state.api_keys import KeyStore, key_hash
 from tests.lab.conftest import changed
 
 pytestmark = pytest.mark.lab
@@ -127,7 +127,7 @@ def test_access_log_names_the_client(lab, keys):
 
 def test_status_reports_each_clients_requests(lab, keys):
     ask(lab, key=keys["bob"])
-    run = lab._run([sys.executable, "status.py", "lab/inventory.py", "--json"])
+    run = lab._run([sys.executable, "-m", "private_ollama", "status", "--inventory", "lab/inventory.py", "--json"])
     assert run.rc == 0, run.output[-2000:]
     [status] = run.json()["hosts"].values()
     assert {"alice", "bob", "-"} <= {row["client"] for row in status["clients"]}

@@ -12,13 +12,13 @@ import sys
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.lab.conftest import ROOT, changed
 from tests.probes import probe
 
 pytestmark = pytest.mark.lab
 
-SETTINGS = settings_for({})
+SETTINGS = Settings.from_data({})
 PLIST_OLLAMA = "/Users/admin/Library/LaunchAgents/org.private-ollama.ollama.plist"
 PLIST_HAPROXY = "/Users/admin/Library/LaunchAgents/org.private-ollama.haproxy.plist"
 HAPROXY_CFG = "/Users/admin/.private-ollama/haproxy.cfg"
@@ -240,7 +240,7 @@ def test_reapply_repairs_drift_and_appends_a_report_line(lab):
     report = ROOT / SETTINGS.reapply_report
     before = report.read_text().count("\n") if report.exists() else 0
     assert lab.ssh(f"launchctl bootout {GUI}/org.private-ollama.haproxy").rc == 0
-    run = lab._run([sys.executable, "reapply.py", "lab/inventory.py"])
+    run = lab._run([sys.executable, "-m", "private_ollama", "reapply", "--inventory", "lab/inventory.py"])
     assert run.rc == 0, run.output
     lines = report.read_text().splitlines()
     assert len(lines) == before + 1

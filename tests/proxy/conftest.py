@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import HAPROXY, Proxy, running_haproxy
 from tests.proxy.processes import free_port
 from tests.proxy.standin import Standin, load_standin_module, running_standin
@@ -44,6 +44,6 @@ def ollama(tmp_path_factory) -> Standin:
 @pytest.fixture(scope="session")
 def proxy(haproxy_binary, ollama, tmp_path_factory) -> Proxy:
     """HAProxy with the default settings (group_data/all.py), in front of the stand-in."""
-    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port, "proxy_metrics_port": free_port()})
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port, "proxy_metrics_port": free_port()})
     with running_haproxy(settings, tmp_path_factory.mktemp("haproxy")) as running:
         yield running

@@ -2,7 +2,7 @@
 
 .. code:: python
 
-    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port})
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port})
     with running_haproxy(settings, tmp_path) as proxy:
         ...  # talk to 127.0.0.1:{proxy.port} with Host {proxy.host}
 """
@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from desired_state.files import Tailnet, api_key_map, api_key_map_path, haproxy_config
-from desired_state.layout import MacLayout
-from desired_state.settings import Settings
+from private_ollama.desired_state.files import Tailnet, api_key_map, api_key_map_path, haproxy_config
+from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.processes import spawn, stop, wait_until
 from tests.proxy.standin import answers
 

@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import http.client
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,11 +29,7 @@ CHUNK_INTERVAL_MS = 25
 
 def load_standin_module():
     """lab/standins/ollama.py as a module: its route table and fake models are the tests' data."""
-    if "ollama_standin" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("ollama_standin", STANDINS / "ollama.py")
-        sys.modules["ollama_standin"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["ollama_standin"])
-    return sys.modules["ollama_standin"]
+    return importlib.import_module("lab.standins.ollama")
 
 
 @dataclass(frozen=True)

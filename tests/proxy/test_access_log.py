@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from desired_state.api_keys import KeyStore, key_hash
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.api_keys import KeyStore, key_hash
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import listening, running_haproxy
 from tests.proxy.processes import free_port, wait_until
 from tests.proxy.wire import exchange, new_marker, request
@@ -42,7 +42,7 @@ def key(tmp_path_factory) -> tuple[KeyStore, str]:
 def logging_proxy(request, haproxy_binary, ollama, key, tmp_path_factory):
     store, _ = key
     keys = {"proxy_api_keys": True, "proxy_api_keys_file": str(store.path)} if request.param == "with API keys" else {}
-    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port, "proxy_access_log": True, **keys})
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port, "proxy_access_log": True, **keys})
     with running_haproxy(settings, tmp_path_factory.mktemp("logging"), ready=listening) as proxy:
         yield proxy
 

@@ -13,12 +13,12 @@ import re
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.standin import load_standin_module
 from tests.proxy.wire import exchange, new_marker, request
 
 STANDIN = load_standin_module()
-ALLOWED = [(route.method, route.path) for route in settings_for({}).allowed_routes]
+ALLOWED = [(route.method, route.path) for route in Settings.from_data({}).allowed_routes]
 # Ollama's whole surface in the settings' syntax: gin's ":name" becomes "{name}".
 SURFACE = [(method, re.sub(r":(\w+)", r"{\1}", path)) for method, path, _ in STANDIN.ROUTES]
 DENIED = [route for route in SURFACE if route not in ALLOWED]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from desired_state.api_keys import KeyStore
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.api_keys import KeyStore
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import listening, running_haproxy
 from tests.proxy.processes import free_port
 from tests.proxy.wire import exchange, new_marker, request
@@ -19,7 +19,7 @@ UNAUTHORIZED = {"error": "missing or invalid API key"}
 
 
 def keyed_settings(ollama, store: KeyStore):
-    return settings_for({"proxy_port": free_port(), "ollama_port": ollama.port,
+    return Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port,
                          "proxy_api_keys": True, "proxy_api_keys_file": str(store.path)})
 
 

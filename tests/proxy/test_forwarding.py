@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from desired_state.files import Tailnet
+from private_ollama.desired_state.files import Tailnet
 from tests.proxy.haproxy import DNS_NAME
 from tests.proxy.wire import exchange, new_marker, request
 

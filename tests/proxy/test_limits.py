@@ -16,8 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from desired_state.api_keys import KeyStore
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.api_keys import KeyStore
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import listening, running_haproxy
 from tests.proxy.processes import free_port, wait_until
 from tests.proxy.standin import CHUNK_INTERVAL_MS
@@ -60,7 +60,7 @@ def streaming(proxy, seconds: float, headers: dict | None = None):
 
 
 def limited_proxy(ollama, workdir, **knobs):
-    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port, **knobs})
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port, **knobs})
     return running_haproxy(settings, workdir, ready=listening)
 
 

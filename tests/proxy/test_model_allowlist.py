@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import running_haproxy
 from tests.proxy.processes import free_port
 from tests.proxy.wire import exchange, new_marker, request
@@ -22,7 +22,7 @@ NOT_ALLOWED = {"error": "model not allowed"}
 
 @pytest.fixture(scope="module")
 def filtered(haproxy_binary, ollama, tmp_path_factory):
-    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port,
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port,
                              "ollama_allowed_models": [ALLOWED], "proxy_buffer_bytes": BUFFER})
     with running_haproxy(settings, tmp_path_factory.mktemp("models")) as proxy:
         yield proxy

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import running_haproxy
 from tests.proxy.processes import free_port, stop
 from tests.proxy.standin import running_standin
@@ -32,12 +32,12 @@ def proxy_without_ollama(request, haproxy_binary, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("ollama-down")
     ports = {"proxy_port": free_port(), "proxy_metrics_port": free_port()}
     if request.param.startswith("marked down"):
-        settings = settings_for({**ports, "ollama_port": free_port()})  # nothing listens there
+        settings = Settings.from_data({**ports, "ollama_port": free_port()})  # nothing listens there
         with running_haproxy(settings, workdir, ready=marked_down) as proxy:
             yield proxy
     else:
         with running_standin(workdir / "ollama") as ollama:
-            settings = settings_for({**ports, "ollama_port": ollama.port})
+            settings = Settings.from_data({**ports, "ollama_port": ollama.port})
             with running_haproxy(settings, workdir / "haproxy") as proxy:
                 stop(ollama.process)  # the next health check is far off: HAProxy still thinks it is up
                 yield proxy

@@ -14,7 +14,7 @@ import statistics
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import running_haproxy
 from tests.proxy.processes import free_port
 from tests.proxy.standin import CHUNK_INTERVAL_MS
@@ -39,8 +39,8 @@ STREAMS = {
 @pytest.fixture(scope="module")
 def streaming_proxy(haproxy_binary, ollama, tmp_path_factory):
     """The default allowlist plus POST /api/chat, Ollama's own NDJSON stream."""
-    routes = [(route.method, route.path) for route in settings_for({}).allowed_routes] + [("POST", "/api/chat")]
-    settings = settings_for({"proxy_port": free_port(), "ollama_port": ollama.port, "ollama_allowed_routes": routes})
+    routes = [(route.method, route.path) for route in Settings.from_data({}).allowed_routes] + [("POST", "/api/chat")]
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port, "ollama_allowed_routes": routes})
     with running_haproxy(settings, tmp_path_factory.mktemp("haproxy-streaming")) as proxy:
         yield proxy
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from launchd_lab import User, running_lab
+from tests.standins.launchd_lab import User, running_lab
 
 
 @pytest.fixture(scope="session")

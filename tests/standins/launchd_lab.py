@@ -19,12 +19,10 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
-
-import pytest
 
 STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
 PYTHON = "/usr/bin/python3"  # the lab's interpreter, never the venv
@@ -114,10 +112,10 @@ class Lab:
             folder.mkdir(parents=True)
 
     def start(self) -> None:
-        command = [PYTHON, str(STANDINS / "launchd.py"), "--socket", str(self.socket), "--state-dir", str(self.state)]
+        command = [PYTHON, "-m", "launchd", "--socket", str(self.socket), "--state-dir", str(self.state)]
         command += ["--library", str(self.library), "--var-folders", str(self.root / "var" / "folders")]
         with open(self.root / "launchd.log", "ab") as log:
-            self.daemon = subprocess.Popen(command, stderr=log)
+            self.daemon = subprocess.Popen(command, stderr=log, cwd=STANDINS)  # -m launchd: the stand-ins are its root
         wait_until(lambda: self.socket.exists() or self.daemon.poll() is not None)
         assert self.daemon.poll() is None, (self.root / "launchd.log").read_text()
 
@@ -135,7 +133,8 @@ class Lab:
         if as_user:
             command = ["setpriv", f"--reuid={self.user.uid}", f"--regid={self.user.gid}", "--init-groups", *command]
         env = {"PATH": "/usr/bin:/bin", "LAUNCHD_STANDIN_SOCKET": str(self.socket)}
-        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd or self.root, timeout=30)
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd or self.root, timeout=30,
+                              check=False)
 
     def write_plist(self, path: Path, owner: User | None = None, mode: int = 0o644, binary: bool = False, **keys) -> Path:
         owner = owner or User(ROOT.pw_name, 0, 0, Path("/root"))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_code import lab_module
+from lab.host.rootfs import hidden_paths
 
 LABCTL = Path(__file__).resolve().parents[2] / "lab" / "labctl"
 MAC_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
@@ -118,9 +118,11 @@ def route_device(address: str, lab: Lab | None = None) -> str:
 def test_labctl_needs_root():
     with tempfile.TemporaryDirectory(dir="/tmp") as copy:  # a copy nobody can read, wherever the checkout is
         os.chmod(copy, 0o755)
-        shutil.copytree(LABCTL.parent / "host", Path(copy) / "host")
-        shutil.copy(LABCTL, copy)
-        done = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", f"{copy}/labctl",
+        lab = Path(copy) / "lab"  # labctl imports the lab from the project's root, as `lab.host.*`
+        shutil.copytree(LABCTL.parent / "host", lab / "host")
+        shutil.copy(LABCTL.parent / "__init__.py", lab)
+        shutil.copy(LABCTL, lab)
+        done = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", f"{lab}/labctl",
                                "status"], capture_output=True, text=True, timeout=TIMEOUT_S, check=False)  # fmt: skip
     assert done.returncode == 1
     assert "needs root" in done.stderr and "namespaces" in done.stderr
@@ -226,7 +228,7 @@ def test_the_project_and_the_lab_state_are_not_on_the_mac(mac_lab):
     done = mac_lab.exec(1, f"ls {project} {LABCTL.parent} {mac_lab.state}")
     assert done.returncode != 0
     assert done.stdout == ""
-    if lab_module("host.rootfs").hidden_paths((project,)) == [project]:  # a whiteout of its own (not under /root, /tmp, ...)
+    if hidden_paths((project,)) == [project]:  # a whiteout of its own (not under /root, /tmp, ...)
         assert mac_lab.exec(1, f"test -d {project.parent}").returncode == 0  # hidden, not its neighbours
 
 
@@ -353,4 +355,4 @@ def test_down_removes_every_namespace_mount_and_process(mac_lab):
     assert not any(running(pid) for pid in pids)
     assert not mac_lab.state.exists()
     assert not Path("/etc/netns", mac_lab.info["client_netns"]).exists()
-    assert not any(link_exists(link) for link in links)
+    assert not any(link_exists(link) for link in links), links

@@ -8,6 +8,7 @@ Run as root: ``/tmp/venv/bin/python -m pytest tests/standins/test_launchctl.py``
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from launchd_lab import alive, capture, parse_print, running_lab, wait_until
+from tests.standins.launchd_lab import alive, capture, parse_print, running_lab, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the launchd stand-in tests need root (setuid jobs, a throwaway user)")
 
@@ -348,7 +349,7 @@ def test_keepalive_decides_whether_a_job_comes_back(keepalive_runs, case):
 @pytest.mark.parametrize("case", [case for case, (_, _, restarted) in KEEPALIVE_CASES.items() if restarted])
 def test_restarts_never_come_sooner_than_the_throttle_interval(keepalive_runs, case):
     starts = keepalive_runs[case]
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert len(starts) <= 4 and min(gaps) >= 0.95
 
 
@@ -518,7 +519,7 @@ USR2_CATCHER = "trap 'echo usr2 >> {out}' USR2; echo ready >> {out}; while :; do
 def test_kill_delivers_the_signal_to_the_job(lab, spelling):
     out = lab.root / "signals"
     lab.launchctl("bootstrap", "system", str(lab.daemon_plist("t.usr2", USR2_CATCHER.format(out=out), RunAtLoad=True)))
-    wait_until(lambda: out.exists())
+    wait_until(out.exists)
     assert lab.launchctl("kill", spelling, "system/t.usr2").returncode == 0
     wait_until(lambda: "usr2" in out.read_text())
     assert lab.fields("system/t.usr2")["state"] == "running"

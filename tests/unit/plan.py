@@ -24,9 +24,16 @@ from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.util import load_deploy_file
 
-from desired_state.files import Tailnet, client_files, haproxy_config, haproxy_job, ollama_job, plist_bytes
-from desired_state.inventory import settings_for
-from desired_state.layout import MacLayout
+from private_ollama.desired_state.files import (
+    Tailnet,
+    client_files,
+    haproxy_config,
+    haproxy_job,
+    ollama_job,
+    plist_bytes,
+)
+from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "@fake/mac"
@@ -43,7 +50,7 @@ class ConvergedMac:
 
     def __init__(self, client_dir: Path, **data: Any) -> None:
         self.data = {"client_settings_dir": str(client_dir), **data}
-        self.settings = settings_for(self.data)
+        self.settings = Settings.from_data(self.data)
         self.layout = MacLayout(self.settings, user="admin", uid=501, home="/Users/admin")
         layout, settings = self.layout, self.settings
         self.mac = {
@@ -135,7 +142,7 @@ def _canned(mac: ConvergedMac):
         kwargs = {**(host.current_op_global_arguments or {}), **(kwargs or {})}
         how, _ = pop_global_arguments(state, host, kwargs)
         if args:
-            kwargs.update(zip(cls().command.__code__.co_varnames[1:], args))
+            kwargs.update(zip(cls().command.__code__.co_varnames[1:], args, strict=False))
         runs_as = sorted((name, value) for name, value in how.items() if name in CONNECTOR_ARGUMENT_KEYS)
         mac.reads.append((cls, repr(sorted(kwargs.items())), repr(runs_as)))
         return mac.fact(cls.__name__, kwargs)
@@ -171,7 +178,7 @@ def planned_commands(mac: ConvergedMac, deploy: str = "deploy.py", env: dict[str
             for op_hash in state.get_op_order():
                 op_data = state.ops[host].get(op_hash)
                 if op_data and op_data.operation_meta._maybe_is_change:
-                    name = list(state.get_op_meta(op_hash).names)[0].split(" | ")[-1]  # drop "tasks/x.py | "
+                    name = next(iter(state.get_op_meta(op_hash).names)).split(" | ")[-1]  # drop "tasks/x.py | "
                     with ctx_host.use(host):
                         changes[name] = [_printable(command) for command in op_data.command_generator()]
             return changes

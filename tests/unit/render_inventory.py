@@ -1,6 +1,6 @@
 """Two Macs for the offline render tests: nothing here is ever connected to."""
 
-from desired_state.inventory import validated_hosts
+from private_ollama.inventory import validated_hosts
 
 macs = validated_hosts([
     ("mac-a.invalid", {"ssh_user": "alice"}),

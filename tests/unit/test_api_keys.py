@@ -1,4 +1,4 @@
-"""The API key store and keys.py: a key is shown once and stored only as its
+"""The API key store and the keys command: a key is shown once and stored only as its
 hash, in a file only its owner reads; names are plain; revoking removes one
 client; the store is refused where git would track it."""
 
@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from desired_state.api_keys import KeyStore, KeyStoreError, haproxy_map, key_hash
+from private_ollama.desired_state.api_keys import KeyStore, KeyStoreError, haproxy_map, key_hash
+from tests.admin import admin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,9 +22,8 @@ def store(tmp_path) -> KeyStore:
     return KeyStore(tmp_path / "secrets" / "api-keys.json")
 
 
-def keys_py(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "keys.py"), *argv], cwd=cwd, capture_output=True, text=True,
-                          check=False, timeout=60)
+def keys_command(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return admin("keys", *argv, cwd=cwd)
 
 
 def test_store_keeps_the_hash_never_the_key(store):
@@ -68,7 +67,7 @@ def test_revoking_an_unknown_client_is_an_error(store):
 
 
 def test_missing_store_says_how_to_make_one(store):
-    with pytest.raises(KeyStoreError, match=r"keys\.py add NAME"):
+    with pytest.raises(KeyStoreError, match=r"private_ollama keys add NAME"):
         store.clients()
 
 
@@ -86,7 +85,7 @@ def test_haproxy_map_is_one_hash_and_name_per_line_by_name():
 
 
 def test_add_prints_the_key_alone_on_stdout(store):
-    run = keys_py("--file", str(store.path), "add", "alice")
+    run = keys_command("--file", str(store.path), "add", "alice")
     printed = run.stdout.splitlines()
     assert run.returncode == 0 and len(printed) == 1
     assert store.clients() == {"alice": key_hash(printed[0])}
@@ -95,13 +94,13 @@ def test_add_prints_the_key_alone_on_stdout(store):
 def test_list_prints_names_only(store):
     for name in ("bob", "alice"):
         store.add(name)
-    run = keys_py("--file", str(store.path), "list")
+    run = keys_command("--file", str(store.path), "list")
     assert (run.returncode, run.stdout) == (0, "alice\nbob\n")
 
 
 def test_revoke_from_the_command_line(store):
     store.add("alice")
-    assert keys_py("--file", str(store.path), "revoke", "alice").returncode == 0
+    assert keys_command("--file", str(store.path), "revoke", "alice").returncode == 0
     assert store.clients() == {}
 
 
@@ -109,7 +108,7 @@ def test_revoke_from_the_command_line(store):
 def test_store_is_refused_where_git_would_track_it(tmp_path, ignored, expected_rc):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("/secrets/\n" if ignored else "")
-    run = keys_py("--file", str(tmp_path / "secrets" / "api-keys.json"), "add", "alice")
+    run = keys_command("--file", str(tmp_path / "secrets" / "api-keys.json"), "add", "alice")
     assert run.returncode == expected_rc
     assert ("would be tracked by git" in run.stderr) == (not ignored)
 

@@ -2,16 +2,16 @@
 
 import json
 import plistlib
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-import drift
-import reapply
+from private_ollama.commands import drift, reapply
+from tests.admin import admin
 
 ROOT = Path(__file__).resolve().parents[2]
+ARGV = [sys.executable, "-m", "private_ollama", "reapply", "--inventory", str(ROOT / "inventory.py")]
 
 
 def operation(name, changed=(), conditional=()):
@@ -35,27 +35,27 @@ def test_unreachable_host_is_an_error_not_a_drift(tmp_path):
     inventory = tmp_path / "inventory.py"
     # Port 1 on loopback: refused at once, no traffic leaves the machine.
     inventory.write_text('macs = [("127.0.0.1", {"ssh_port": 1, "ssh_user": "admin"})]\n')
-    run = subprocess.run([sys.executable, "drift.py", str(inventory)], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, check=False)
+    run = admin("drift", "--inventory", str(inventory))
     assert run.returncode == drift.ERROR
     assert "Could not connect" in run.stderr and "drift check failed" in run.stderr
 
 
 @pytest.mark.parametrize("interval", [300, 3600, 7200])
 def test_systemd_timer_and_cron_run_at_the_interval(interval):
-    systemd = reapply.schedule_files("systemd", "inventory.py", interval)
+    systemd = reapply.schedule_files("systemd", ARGV, interval, "org.private-ollama.reapply")
     assert f"OnUnitActiveSec={interval}s" in systemd["private-ollama-reapply.timer"]
-    assert "reapply.py inventory.py" in systemd["private-ollama-reapply.service"]
-    cron_line = reapply.schedule_files("cron", "inventory.py", interval)["crontab"].splitlines()[-1]
+    assert f"private_ollama reapply --inventory {ROOT / 'inventory.py'}" in systemd["private-ollama-reapply.service"]
+    cron_line = reapply.schedule_files("cron", ARGV, interval, "org.private-ollama.reapply")["crontab"].splitlines()[-1]
     minutes = "*/5" if interval == 300 else "0"
     hours = "*" if interval == 300 else f"*/{interval // 3600}"
     assert cron_line.startswith(f"{minutes} {hours} * * * cd {ROOT} && ")
 
 
 def test_launchd_schedule_is_a_plist_with_the_interval():
-    job = plistlib.loads(reapply.schedule_files("launchd", "lab/inventory.py", 900)[f"{reapply.LABEL}.plist"])
+    job = plistlib.loads(reapply.schedule_files("launchd", ARGV, 900, "org.private-ollama.reapply")[
+        "org.private-ollama.reapply.plist"])
     assert job["StartInterval"] == 900
-    assert job["ProgramArguments"][1:] == [str(ROOT / "reapply.py"), "lab/inventory.py"]
+    assert job["ProgramArguments"] == ARGV
     assert job["WorkingDirectory"] == str(ROOT)
 
 

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from desired_state.inventory import settings_for
-from desired_state.settings import HTTP_METHODS
+from private_ollama.desired_state.routes import HTTP_METHODS
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import HAPROXY, check, render
 
 TAILNET_IP = "100.101.102.103"
@@ -45,21 +45,21 @@ def binds(section: list[str]) -> list[str]:
 
 
 def rendered(**overrides) -> dict[str, list[str]]:
-    return sections(render(settings_for(overrides), TAILNET_IP))
+    return sections(render(Settings.from_data(overrides), TAILNET_IP))
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="no haproxy binary (Debian: apt-get install haproxy)")
 @pytest.mark.parametrize("overrides", list(VARIANTS.values()), ids=list(VARIANTS))
 def test_config_passes_haproxy_check(tmp_path, overrides):
     config = tmp_path / "haproxy.cfg"
-    config.write_text(render(settings_for(overrides), TAILNET_IP))
+    config.write_text(render(Settings.from_data(overrides), TAILNET_IP))
     result = check(config)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("overrides", list(VARIANTS.values()), ids=list(VARIANTS))
 def test_tailnet_door_binds_only_the_tailscale_address(overrides):
-    port = settings_for(overrides).proxy_port
+    port = Settings.from_data(overrides).proxy_port
     assert binds(rendered(**overrides)["frontend tailnet"]) == [f"{TAILNET_IP}:{port}"]
 
 

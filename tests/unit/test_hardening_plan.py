@@ -7,8 +7,8 @@ import plistlib
 
 import pytest
 
-from desired_state.api_keys import KeyStore, key_hash
-from desired_state.files import access_log_path, api_key_map, api_key_map_path
+from private_ollama.desired_state.api_keys import KeyStore, key_hash
+from private_ollama.desired_state.files import access_log_path, api_key_map, api_key_map_path
 from tests.unit.plan import ConvergedMac, plan, planned_commands
 
 KEY_MAP = "Ensure HAProxy's API key hashes are installed, readable by the service only"

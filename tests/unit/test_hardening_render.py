@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from desired_state.api_keys import KeyStore, key_hash
-from desired_state.files import tailscale_acl
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.api_keys import KeyStore, key_hash
+from private_ollama.desired_state.files import tailscale_acl
+from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import HAPROXY, check, installed, render
 
 TAILNET_IP = "100.101.102.103"
@@ -36,7 +36,7 @@ def store(tmp_path) -> KeyStore:
 
 
 def settings_with(store: KeyStore, knobs: dict):
-    return settings_for({"proxy_api_keys_file": str(store.path), **knobs})
+    return Settings.from_data({"proxy_api_keys_file": str(store.path), **knobs})
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="no haproxy binary (Debian: apt-get install haproxy)")

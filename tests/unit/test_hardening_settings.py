@@ -3,12 +3,11 @@ and the values the config is rendered from derived right."""
 
 import pytest
 
-from desired_state.inventory import settings_for
-from desired_state.settings import SettingsError
+from private_ollama.desired_state.settings import Settings, SettingsError
 
 
 def test_every_hardening_knob_is_off_by_default():
-    settings = settings_for({})
+    settings = Settings.from_data({})
     assert (settings.proxy_api_keys, settings.client_limits, settings.proxy_ollama_max_concurrent,
             settings.ollama_allowed_models, settings.proxy_access_log) == (False, False, 0, [], False)
 
@@ -33,7 +32,7 @@ def test_every_hardening_knob_is_off_by_default():
 )
 def test_bad_hardening_knob_names_the_key(override, key, reason):
     with pytest.raises(SettingsError) as error:
-        settings_for(override)
+        Settings.from_data(override)
     assert f"{key}: " in str(error.value) and reason in str(error.value)
 
 
@@ -47,15 +46,15 @@ def test_bad_hardening_knob_names_the_key(override, key, reason):
     ],
 )
 def test_a_model_without_a_tag_is_its_latest(models, spellings):
-    assert settings_for({"ollama_allowed_models": models}).allowed_model_spellings == spellings
+    assert Settings.from_data({"ollama_allowed_models": models}).allowed_model_spellings == spellings
 
 
 @pytest.mark.parametrize(("window", "seconds"), [("1s", 1), ("1500ms", 2), ("90s", 90), ("1m", 60), ("1h", 3600)])
 def test_retry_after_is_one_window_in_whole_seconds(window, seconds):
-    assert settings_for({"proxy_rate_limit_window": window}).rate_limit_retry_after_s == seconds
+    assert Settings.from_data({"proxy_rate_limit_window": window}).rate_limit_retry_after_s == seconds
 
 
 @pytest.mark.parametrize(("knobs", "limited"), [({}, False), ({"proxy_rate_limit_requests": 1}, True),
                                                 ({"proxy_client_max_concurrent": 1}, True)])
 def test_clients_are_counted_only_when_a_client_limit_is_on(knobs, limited):
-    assert settings_for(knobs).client_limits is limited
+    assert Settings.from_data(knobs).client_limits is limited

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab_code import lab_module
+from lab.host.rootfs import hidden_paths
 
 
 def hidden(*paths: str) -> list[str]:
-    return [str(path) for path in lab_module("host.rootfs").hidden_paths(tuple(Path(p) for p in paths))]
+    return [str(path) for path in hidden_paths(tuple(Path(p) for p in paths))]
 
 
 @pytest.mark.parametrize(

@@ -1,24 +1,21 @@
-"""`render.py` writes every file the deploy would install, per host, offline;
+"""The render command writes every file the deploy would install, per host, offline;
 the plists say what the data says and the HAProxy config passes `haproxy -c`."""
 
 import plistlib
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from desired_state.inventory import settings_for
+from private_ollama.desired_state.settings import Settings
+from tests.admin import admin
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = "tests/unit/render_inventory.py"
 
 
-def render(out: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "render.py", "--out", str(out), "--inventory", INVENTORY, *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
+def render(out: Path, *args: str, inventory: str = INVENTORY) -> subprocess.CompletedProcess:
+    return admin("render", "--out", str(out), "--inventory", inventory, *args)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +29,7 @@ def rendered(tmp_path_factory):
 def test_agent_host_gets_launch_agents_and_its_config(rendered):
     home = rendered / "mac-a.invalid" / "Users" / "alice"
     ollama = plistlib.loads((home / "Library/LaunchAgents/org.private-ollama.ollama.plist").read_bytes())
-    settings = settings_for({"ssh_user": "alice"})
+    settings = Settings.from_data({"ssh_user": "alice"})
     assert ollama["ProgramArguments"] == ["/opt/homebrew/bin/ollama", "serve"]
     assert ollama["EnvironmentVariables"] == {
         "HOME": "/Users/alice", "OLLAMA_MODELS": "/Users/alice/.ollama/models", **settings.ollama_environment(),
@@ -74,26 +71,19 @@ def test_render_refuses_a_wildcard_address(tmp_path):
 def test_render_names_a_bad_key(tmp_path):
     inventory = tmp_path / "inventory.py"
     inventory.write_text("macs = [('mac-c.invalid', {'proxy_port': 0})]\n")
-    run = subprocess.run(
-        [sys.executable, "render.py", "--out", str(tmp_path / "out"), "--inventory", str(inventory)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
+    run = render(tmp_path / "out", inventory=str(inventory))
     assert run.returncode == 1
     assert "mac-c.invalid" in run.stderr and "proxy_port" in run.stderr
 
 
 def test_with_api_keys_the_key_map_is_rendered_and_the_config_checks(tmp_path):
     store = tmp_path / "api-keys.json"
-    added = subprocess.run([sys.executable, "keys.py", "--file", str(store), "add", "alice"],
-                           cwd=ROOT, capture_output=True, text=True, check=False)
+    added = admin("keys", "--file", str(store), "add", "alice")
     assert added.returncode == 0, added.stderr
     key = added.stdout.strip()
     inventory = tmp_path / "inventory.py"
     inventory.write_text(f"macs = [('mac-k.invalid', {{'proxy_api_keys': True, 'proxy_api_keys_file': {str(store)!r}}})]\n")
-    run = subprocess.run(
-        [sys.executable, "render.py", "--out", str(tmp_path / "out"), "--inventory", str(inventory)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
+    run = render(tmp_path / "out", inventory=str(inventory))
     assert run.returncode == 0, run.stderr
     key_map = (tmp_path / "out/mac-k.invalid/Users/admin/.private-ollama/api-keys.map").read_text()
     assert "alice" in key_map and key not in key_map and key not in run.stdout + run.stderr

@@ -1,4 +1,4 @@
-"""status.py's reading of the proxy: the ProxyTraffic fact run for real through
+"""The status command's reading of the proxy: the ProxyTraffic fact run for real through
 pyinfra's @local connector (a fake curl plays the metrics endpoint), and the
 per-client summary it prints."""
 
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from facts.traffic import ProxyTraffic
-from status import client_summaries, percentile, printable
+from private_ollama.commands.status import client_summaries, percentile, printable
 from tests.unit.test_facts import load_fact, replay_tool
 
 METRICS = """haproxy_backend_current_queue{proxy="ollama"} 3

@@ -27,14 +27,14 @@ Wording per verb (from the macOS captures; exit status = the code):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from launchd import darwin, render
-from launchd.faults import Fault
-from launchd.registry import Domain, Launchd
-from launchd.targets import Target, parse_target
+from . import darwin, render
+from .faults import Fault
+from .registry import Domain, Launchd
+from .targets import Target, parse_target
 
 ROOT_HINT = "Try re-running the command as root for richer errors."
 SERVICE_TARGET_HELP = (

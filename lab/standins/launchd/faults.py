@@ -12,8 +12,8 @@ code and the kind of failure, and the verb picks the wording.
 
 from __future__ import annotations
 
-from launchd import darwin
-from launchd.targets import Target
+from . import darwin
+from .targets import Target
 
 
 class Fault(Exception):

@@ -21,13 +21,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from launchd.darwin import EX_CONFIG, Exit
-from launchd.plists import JobSpec
-from launchd.spawn import SpawnFailed, spawn
-from launchd.targets import Target
+from .darwin import EX_CONFIG, Exit
+from .plists import JobSpec
+from .spawn import SpawnFailed, spawn
+from .targets import Target
 
 
 class Clock(Protocol):

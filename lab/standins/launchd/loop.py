@@ -16,7 +16,7 @@ import heapq
 import itertools
 import selectors
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class EventLoop:

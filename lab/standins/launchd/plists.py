@@ -17,14 +17,14 @@ from __future__ import annotations
 import os
 import plistlib
 import stat
-from xml.parsers.expat import ExpatError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
-from launchd import darwin
-from launchd.faults import Fault
-from launchd.targets import Target
+from . import darwin
+from .faults import Fault
+from .targets import Target
 
 DEFAULT_THROTTLE_S = 10
 DEFAULT_EXIT_TIMEOUT_S = 20

@@ -23,13 +23,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from launchd import darwin
-from launchd.faults import Fault
-from launchd.jobs import Clock, Job
-from launchd.overrides import Overrides
-from launchd.plists import JobSpec, read_job
-from launchd.sessions import gui_session_uids
-from launchd.targets import Target
+from . import darwin
+from .faults import Fault
+from .jobs import Clock, Job
+from .overrides import Overrides
+from .plists import JobSpec, read_job
+from .sessions import gui_session_uids
+from .targets import Target
 
 FIRST_AUDIT_SESSION_ID = 100003  # what `domain = gui/501 [100003]` shows
 

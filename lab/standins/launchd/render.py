@@ -12,9 +12,9 @@ terminating signal = Terminated: 15` in its place.
 
 from __future__ import annotations
 
-from launchd.jobs import Job
-from launchd.registry import Domain
-from launchd.spawn import DEFAULT_PATH
+from .jobs import Job
+from .registry import Domain
+from .spawn import DEFAULT_PATH
 
 _TYPES = {"system": "LaunchDaemon", "gui": "LaunchAgent", "user": "LaunchAgent"}
 _DOMAIN_TYPES = {"system": "system", "gui": "login", "user": "user"}

@@ -24,9 +24,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from launchd import commands
-from launchd.loop import EventLoop
-from launchd.registry import Launchd
+from . import commands
+from .loop import EventLoop
+from .registry import Launchd
 
 PR_SET_CHILD_SUBREAPER = 36
 SESSION_POLL_S = 0.5  # how soon a GUI login/logout in the gui-sessions file takes effect

@@ -30,8 +30,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from launchd.plists import JobSpec
-from launchd.targets import Target
+from .plists import JobSpec
+from .targets import Target
 
 DEFAULT_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 
@@ -108,7 +108,7 @@ def spawn(spec: JobSpec, target: Target, var_folders: Path) -> subprocess.Popen:
             user=identity.uid if as_user else None,
             group=identity.gid if as_user else None,
             extra_groups=os.getgrouplist(identity.name, identity.gid) if as_user else None,
-            preexec_fn=_as_job_user(spec),
+            preexec_fn=_as_job_user(spec),  # noqa: PLW1509 - launchd's setsid/umask/limits, run before exec
         )
     except (OSError, subprocess.SubprocessError) as error:
         raise SpawnFailed(str(error)) from None

@@ -1,18 +1,19 @@
 """The lab's launchd: supervises jobs and answers /bin/launchctl over a Unix socket.
 
-Runs as root with Debian's /usr/bin/python3 and only the standard library;
-needs its sibling package ``launchd/`` (the behaviour is documented there).
+Runs as root with Debian's /usr/bin/python3 and only the standard library, as
+a module run from the stand-ins' folder (the behaviour is documented in
+``__init__.py``).
 
 .. code:: shell
 
-    /usr/bin/python3 lab/standins/launchd.py --socket /var/run/launchd-standin.sock \\
+    cd lab/standins && /usr/bin/python3 -m launchd --socket /var/run/launchd-standin.sock \\
         --state-dir /var/db/launchd-standin
 """
 
 import argparse
 from pathlib import Path
 
-from launchd.server import serve  # the package beside this file (a package wins over this module)
+from .server import serve
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""Drift check: plan the deploy without applying it, and say which hosts drifted.
+"""drift: plan the deploy without applying it, and say which hosts drifted.
 
-    python drift.py [INVENTORY]        # default: inventory.py
+    python -m private_ollama drift [--inventory FILE] [--data KEY=VALUE]...   # default: inventory.py
 
 Exit 0 when every host is converged, 2 when some drifted (each drifted
 operation is named with its hosts), 1 on error (a host unreachable, a fact that
@@ -13,21 +13,28 @@ plan instead. Operations on the admin laptop's own files (named
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+from private_ollama import PROJECT
+from private_ollama.commands.arguments import add_inventory_arguments, pyinfra_data_arguments
+from private_ollama.inventory import inventory_path
+
 LOCAL_OPERATION_PREFIX = "[admin laptop]"
 CONVERGED, ERROR, DRIFTED = 0, 1, 2
 
 
-def plan(inventory: str) -> tuple[int, dict | None, str]:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_inventory_arguments(parser)
+
+
+def plan(inventory: str, data: list[str]) -> tuple[int, dict | None, str]:
     """Run pyinfra's dry run; return its exit code, its JSON plan and its log."""
     run = subprocess.run(
-        [sys.executable, "-m", "pyinfra", inventory, "deploy.py", "--dry", "--json"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "pyinfra", inventory, "deploy.py", "--dry", "--json", *data],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
     )
     try:
         return run.returncode, json.loads(run.stdout), run.stderr
@@ -44,30 +51,26 @@ def drifted_operations(plan_json: dict) -> list[tuple[str, list[str]]]:
     """(operation name, hosts it would change) for every operation with a change."""
     drifted = []
     for operation in plan_json["plan"]:
-        hosts = operation["hosts_with_change"] + operation["hosts_with_conditional_change"]
+        changed = operation["hosts_with_change"] + operation["hosts_with_conditional_change"]
         name = plain_name(operation["name"])
-        if hosts and not name.startswith(LOCAL_OPERATION_PREFIX):
-            drifted.append((name, hosts))
+        if changed and not name.startswith(LOCAL_OPERATION_PREFIX):
+            drifted.append((name, changed))
     return drifted
 
 
-def main(argv: list[str]) -> int:
-    inventory = argv[0] if argv else "inventory.py"
-    code, plan_json, log = plan(inventory)
+def run(args: argparse.Namespace) -> int:
+    inventory = inventory_path(args.inventory)
+    code, plan_json, log = plan(inventory, pyinfra_data_arguments(args))
     drifted = drifted_operations(plan_json) if plan_json else []
-    for name, hosts in drifted:
-        print(f"drifted: {name}: {', '.join(hosts)}")
+    for name, changed in drifted:
+        print(f"drifted: {name}: {', '.join(changed)}")
     if code != 0 or plan_json is None:
         # The hosts that answered are reported above; the failure decides the exit.
         print(log.rstrip(), file=sys.stderr)
         print(f"drift check failed: pyinfra exited {code} (a host unreachable or a fact failed)", file=sys.stderr)
         return ERROR
     if drifted:
-        print("run the deploy to repair: pyinfra", inventory, "deploy.py -y")
+        print("run the deploy to repair: pyinfra", args.inventory, "deploy.py -y")
         return DRIFTED
     print("converged: no operation would change anything")
     return CONVERGED
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

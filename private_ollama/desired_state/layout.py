@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from desired_state.settings import Settings
-
-SERVICES = ("ollama", "haproxy")
+from private_ollama.desired_state.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -18,18 +18,17 @@ import ipaddress
 import json
 import plistlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from desired_state import model_filter
-from desired_state.api_keys import KeyStore, haproxy_map
-from desired_state.layout import MacLayout
-from desired_state.settings import Settings
+from private_ollama import PROJECT
+from private_ollama.desired_state import model_filter
+from private_ollama.desired_state.api_keys import KeyStore, haproxy_map
+from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
+TEMPLATES = PROJECT / "templates"
 
 _jinja = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -38,7 +37,7 @@ _jinja = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_jinja.filters["tojson"] = lambda value: json.dumps(value)
+_jinja.filters["tojson"] = json.dumps
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def api_key_map_path(layout: MacLayout) -> str:
 
 def api_key_map(settings: Settings) -> str:
     """The map file of the key store ``proxy_api_keys_file`` (relative to the project)."""
-    return haproxy_map(KeyStore(ROOT / settings.proxy_api_keys_file).clients())
+    return haproxy_map(KeyStore(PROJECT / settings.proxy_api_keys_file).clients())
 
 
 def _job(settings: Settings, layout: MacLayout, service: str, argv: list[str], env: dict[str, str]) -> dict[str, Any]:

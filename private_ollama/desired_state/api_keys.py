@@ -62,14 +62,14 @@ class KeyStore:
         """{client name: key hash}; a missing store is an error, an empty one is not."""
         if not self.path.is_file():
             raise KeyStoreError(
-                f"no API key store at {self.path}: make a key with `python keys.py add NAME`, "
+                f"no API key store at {self.path}: make a key with `python -m private_ollama keys add NAME`, "
                 "or turn proxy_api_keys off",
             )
         try:
             entries = json.loads(self.path.read_text())["clients"]
             clients = {name: entry["sha256"] for name, entry in entries.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise KeyStoreError(f"{self.path} is not an API key store written by keys.py") from None
+            raise KeyStoreError(f"{self.path} is not an API key store written by `python -m private_ollama keys`") from None
         for name, digest in clients.items():
             if not CLIENT_NAME.fullmatch(name) or not re.fullmatch(r"[0-9a-f]{64}", str(digest)):
                 raise KeyStoreError(f"{self.path}: the entry of {name!r} is malformed")
@@ -81,7 +81,7 @@ class KeyStore:
             raise KeyStoreError(f"{name!r} is not a client name: 1-32 of a-z 0-9 . _ -, starting with a letter or digit")
         entries = self._entries() if self.path.exists() else {}
         if name in entries:
-            raise KeyStoreError(f"{name} already has a key: revoke it first (`python keys.py revoke {name}`)")
+            raise KeyStoreError(f"{name} already has a key: revoke it first (`python -m private_ollama keys revoke {name}`)")
         key = ApiKey(KEY_PREFIX + secrets.token_urlsafe(32))
         entries[name] = {"sha256": key_hash(key), "added": datetime.date.today().isoformat()}
         self._write(entries)

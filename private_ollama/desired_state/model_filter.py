@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from desired_state.settings import Route
+from private_ollama.desired_state.routes import Route
 
 _STRING = r'"(?:[^"\\]++|\\.)*+"'
 # Any JSON value, skipped: recursion handles nesting; possessive repeats keep it linear.

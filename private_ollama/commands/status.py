@@ -1,8 +1,9 @@
-"""Per-client traffic through the proxy of each Mac, read over SSH: requests,
-errors and latency from HAProxy's access log, and Ollama's load right now from
-HAProxy's Prometheus endpoint (on the Mac's loopback, never the tailnet).
+"""status: per-client traffic through each Mac's proxy, read over SSH.
 
-    python status.py [INVENTORY] [--lines N] [--json]   # default: inventory.py, the last 10000 requests
+Requests, errors and latency from HAProxy's access log, and Ollama's load right
+now from HAProxy's Prometheus endpoint (on the Mac's loopback, never the tailnet).
+
+    python -m private_ollama status [--inventory FILE] [--data KEY=VALUE]... [--lines N] [--json]
 
 Needs proxy_access_log on (and proxy_metrics_port for Ollama's load). Exit 0
 when every host was read, 1 otherwise.
@@ -13,26 +14,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from pyinfra.api import Config, State
 from pyinfra.api.connect import connect_all
-from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.facts import get_fact
 from pyinfra.context import ctx_state
-from pyinfra_cli.inventory import make_inventory
 
-from desired_state.files import access_log_path
-from desired_state.layout import MacLayout
-from desired_state.settings import Settings
 from facts.macos import MacHost
 from facts.traffic import ProxyTraffic
+from private_ollama.commands.arguments import add_inventory_arguments
+from private_ollama.desired_state.files import access_log_path
+from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.settings import Settings
+from private_ollama.inventory import load_inventory, parse_data
 
-ROOT = Path(__file__).resolve().parent
 COLUMNS = ("client", "requests", "errors", "limited", "p50_ms", "p95_ms", "ttfb_p50_ms")
 HEADINGS = ("client", "requests", "errors", "429s", "p50 ms", "p95 ms", "first byte p50 ms")
 
@@ -63,9 +60,8 @@ def client_summaries(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (-row["requests"], row["client"]))
 
 
-def host_status(state: State, host, lines: int) -> dict[str, Any]:
+def host_status(state: State, host, settings: Settings, lines: int) -> dict[str, Any]:
     """What one Mac's proxy has been doing, or why it cannot be said."""
-    settings = Settings.from_data(host.data.dict())
     if not settings.proxy_access_log:
         return {"error": "the access log is off: set proxy_access_log = True and apply"}
     mac = get_fact(state, host, MacHost)
@@ -79,14 +75,14 @@ def host_status(state: State, host, lines: int) -> dict[str, Any]:
     }
 
 
-def read_hosts(inventory_file: str, lines: int) -> dict[str, dict[str, Any]]:
-    with ctx_state.use(State()):  # pyinfra's inventory loader expects a deploy state
-        inventory = make_inventory(inventory_file, cwd=str(ROOT))
+def read_hosts(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    inventory, hosts = load_inventory(args.inventory, parse_data(args.data))
+    settings = {host.name: host.settings for host in hosts}
     state = State(inventory, Config())
     with ctx_state.use(state):
         connect_all(state)
     return {
-        host.name: host_status(state, host, lines) if host not in state.failed_hosts
+        host.name: host_status(state, host, settings[host.name], args.lines) if host not in state.failed_hosts
         else {"error": "unreachable over SSH"}
         for host in inventory
     }
@@ -106,24 +102,16 @@ def printable(name: str, status: dict[str, Any]) -> str:
     return "\n".join([f"{name}: {requests} requests from {status['from']} to {status['to']}{now}", *rows])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("inventory", nargs="?", default="inventory.py")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_inventory_arguments(parser)
     parser.add_argument("--lines", type=int, default=10000, help="how many of the latest requests to read")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    args = parser.parse_args(argv)
-    os.chdir(ROOT)  # group_data/ is found beside the project's files, as pyinfra does
-    try:
-        hosts = read_hosts(args.inventory, args.lines)
-    except PyinfraError as error:
-        print(f"status.py: {error}", file=sys.stderr)
-        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    hosts = read_hosts(args)
     if args.json:
         print(json.dumps({"hosts": hosts}))
     else:
         print("\n\n".join(printable(name, status) for name, status in hosts.items()))
     return 1 if any("error" in status for status in hosts.values()) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

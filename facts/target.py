@@ -1,7 +1,9 @@
 """What the deploy knows about the Mac it is running against, read once per host.
 
-Tasks call ``current()`` rather than reading facts again: each fact is a round
-trip over SSH.
+The first call validates the host's data as pyinfra merged it (inventory, group
+data, ``--data``) before any fact is read, so a typo stops the deploy before
+its first operation, whatever the inventory file looks like. Tasks call
+``current()`` rather than reading facts again: each fact is a round trip over SSH.
 
 .. code:: python
 
@@ -18,12 +20,12 @@ from typing import Any
 
 from pyinfra import host
 
-from desired_state.files import Tailnet
-from desired_state.layout import MacLayout
-from desired_state.settings import Settings
 from facts.macos import MacHost, PathsExist
 from facts.once import read
 from facts.tailscale import TailscaleStatus
+from private_ollama.desired_state.files import Tailnet
+from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.settings import Settings
 
 TAILSCALE_APP = "/Applications/Tailscale.app"
 TAILSCALE_APP_CLI = f"{TAILSCALE_APP}/Contents/MacOS/Tailscale"
@@ -72,7 +74,9 @@ def current() -> Target:
     """The validated settings and the Mac's facts for the host being deployed."""
     targets = _cache.setdefault(host.state, {})
     if host.name not in targets:
-        settings = Settings.from_data(host.data.dict())
+        settings = Settings.from_data(host.data.dict(), host=host.name)
+        # Every later command and fact finds Homebrew (set before the first read; other variables kept).
+        host.data._env = {**(host.data.get("_env") or {}), "PATH": settings.remote_path}
         mac = read(MacHost)
         layout = MacLayout(settings, user=mac["user"] or "", uid=mac["uid"] or -1, home=mac["home"] or "")
         brew = layout.brew_bin("brew")
