@@ -14,12 +14,17 @@ from facts.tailscale import TailscaleStatus
 # Tailscale echoes a rejected key in its error message; strip any key from what
 # the command prints so that it never reaches pyinfra's output.
 REDACT_KEYS = r"sed -E 's/tskey-[A-Za-z0-9_-]+/tskey-REDACTED/g'"
+# How long a freshly installed tailscaled may take to open its socket.
+DAEMON_WAIT_S = 30
 
 
 @operation()
 def daemon_running(cli: str, tailscaled: str):
     """
-    Start tailscaled as a system daemon when the CLI cannot reach it (formula install).
+    Start tailscaled as a system daemon when the CLI cannot reach it (formula install),
+    and wait until it answers: ``install-system-daemon`` returns as soon as launchd
+    has the job, before the daemon has opened its socket, and a ``tailscale up``
+    right after it would fail.
 
     Needs sudo: tailscaled runs as root. Run it with ``_sudo=True``.
 
@@ -39,6 +44,13 @@ def daemon_running(cli: str, tailscaled: str):
         host.noop("tailscaled is running")
         return
     yield StringCommand(shlex.quote(tailscaled), "install-system-daemon")
+    tries = DAEMON_WAIT_S * 10
+    yield StringCommand(
+        f"i=0; until TAILSCALE_BE_CLI=1 {shlex.quote(cli)} status --json 2>/dev/null | grep -q BackendState; do"
+        f" i=$((i+1)); if [ $i -ge {tries} ]; then"
+        f' echo "tailscaled did not answer within {DAEMON_WAIT_S}s of install-system-daemon" >&2; exit 1; fi;'
+        " sleep 0.1; done",
+    )
 
 
 @operation()

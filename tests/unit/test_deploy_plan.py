@@ -141,7 +141,9 @@ def test_not_logged_in_with_key_logs_in_and_hides_the_key(mac):
 def test_stopped_tailscaled_is_started_with_sudo(mac):
     mac.tailscale.update(daemon_running=False, backend_state=None, ipv4=None, dns_name=None)
     commands = planned_commands(mac, env={"TAILSCALE_AUTHKEY": KEY})
-    assert commands[DAEMON] == ["/opt/homebrew/bin/tailscaled install-system-daemon"]
+    install, wait = commands[DAEMON]
+    assert install == "/opt/homebrew/bin/tailscaled install-system-daemon"
+    assert "/opt/homebrew/bin/tailscale status --json" in wait and "sleep 0.1" in wait  # until it answers
 
 
 def test_no_gui_session_fails_preflight_with_both_remedies(mac):
