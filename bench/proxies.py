@@ -99,12 +99,11 @@ UNCHECKED = Variant("rendered without its checks", "the rendered config with its
 def base_variants(extra_routes: list[tuple[str, str]]) -> list[Variant]:
     """Direct, bare and rendered, in the order runs interleave them. ``extra_routes`` are allowed on
     top of the default allowlist (the streaming measure needs Ollama's own NDJSON route)."""
-    routes = [(route.method, route.path) for route in Settings.from_data({}).allowed_routes] + extra_routes
     return [
         Variant("direct", "straight to the backend: the floor"),
         Variant("bare", "HAProxy, one frontend and one backend, nothing else", config=bare_config),
         Variant("rendered", "HAProxy with the project's rendered config (default knobs)",
-                {"ollama_allowed_routes": routes} if extra_routes else {}),
+                {"ollama_extra_routes": extra_routes} if extra_routes else {}),
     ]
 
 

@@ -15,6 +15,17 @@ from facts.launchd import LaunchdService
 from facts.once import read
 
 
+def checked_into_place(haproxy: str, candidate: str, path: str) -> str:
+    """The shell command that puts ``candidate`` in place of ``path`` only if ``haproxy -c`` accepts it."""
+    quoted, quoted_candidate = shlex.quote(path), shlex.quote(candidate)
+    return (
+        f"if ! out=$({shlex.quote(haproxy)} -c -f {quoted_candidate} 2>&1); then"
+        f' printf "%s\\n" "$out" >&2; rm -f {quoted_candidate};'
+        f' echo "haproxy -c rejected the new config; the live config {quoted} is unchanged" >&2; exit 1; fi;'
+        f" mv -f {quoted_candidate} {quoted}"
+    )
+
+
 @operation()
 def config_live(path: str, render: Callable[[], str | None], haproxy: str, job_target: str):
     """
@@ -57,13 +68,7 @@ def config_live(path: str, render: Callable[[], str | None], haproxy: str, job_t
 
     candidate = f"{path}.new"
     yield from files.put._inner(src=StringIO(config), dest=candidate, mode="600")
-    quoted, quoted_candidate = shlex.quote(path), shlex.quote(candidate)
-    yield StringCommand(
-        f"if ! out=$({shlex.quote(haproxy)} -c -f {quoted_candidate} 2>&1); then"
-        f' printf "%s\\n" "$out" >&2; rm -f {quoted_candidate};'
-        f' echo "haproxy -c rejected the new config; the live config {quoted} is unchanged" >&2; exit 1; fi;'
-        f" mv -f {quoted_candidate} {quoted}",
-    )
+    yield StringCommand(checked_into_place(haproxy, candidate, path))
     service = read(LaunchdService, target=job_target)
     if service and service.get("pid"):
         yield StringCommand("launchctl", "kill", "SIGUSR2", shlex.quote(job_target))

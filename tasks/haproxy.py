@@ -1,16 +1,16 @@
 """HAProxy: the allowlist config, checked by haproxy -c, served on the Tailscale address;
-with API keys on, the key hashes it reads, installed first; with the access log on,
-the log kept private and rotated."""
+the files it reads (error bodies, and with API keys on the key hashes) installed
+first; with the access log on, the log kept private and rotated."""
 
 from pyinfra.operations import files
 
 from facts.target import current
-from operations import haproxy, launchd, logs, secret_files
+from operations import haproxy, launchd, logs, private_files
 from private_ollama.desired_state.files import (
     access_log_path,
-    api_key_map,
     api_key_map_path,
     haproxy_config,
+    haproxy_files,
     haproxy_job,
     plist_bytes,
 )
@@ -18,13 +18,12 @@ from private_ollama.desired_state.files import (
 mac = current()
 settings, layout = mac.settings, mac.layout
 
-if settings.proxy_api_keys:
-    secret_files.secret_file(
-        name="Ensure HAProxy's API key hashes are installed, readable by the service only",
-        path=api_key_map_path(layout),
-        render=lambda: api_key_map(settings),
-    )
-else:
+files.directory(name=f"Ensure {layout.errors_dir} exists", path=layout.errors_dir, mode="700")
+private_files.installed(
+    name="Ensure the files HAProxy reads are installed (error bodies, API key hashes), readable by the service only",
+    render=lambda: haproxy_files(settings, layout),
+)
+if not settings.proxy_api_keys:
     files.file(name="Ensure no API key hashes are left on the Mac", path=api_key_map_path(layout), present=False)
 
 haproxy.config_live(

@@ -12,12 +12,17 @@ import json
 
 from private_ollama.desired_state.routes import Route
 
-# Smallest valid body of each POST route of the default allowlist; a route added
-# by data gets {"model": ...}, which Ollama answers (maybe with its own error).
+# Smallest valid body of each POST route of the route sets; a route added by data
+# gets {"model": ...}, which Ollama answers (maybe with its own error).
 _BODIES = {
     "/v1/chat/completions": lambda model: {"model": model, "messages": [{"role": "user", "content": "hi"}]},
     "/v1/responses": lambda model: {"model": model, "input": "hi"},
     "/v1/messages": lambda model: {"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+    "/v1/embeddings": lambda model: {"model": model, "input": "hi"},
+    "/api/chat": lambda model: {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": False},
+    "/api/generate": lambda model: {"model": model, "prompt": "hi", "stream": False},
+    "/api/embed": lambda model: {"model": model, "input": "hi"},
+    "/api/embeddings": lambda model: {"model": model, "prompt": "hi"},
 }
 
 

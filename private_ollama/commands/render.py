@@ -24,10 +24,9 @@ from pyinfra.api.exceptions import InventoryError
 from private_ollama.commands.arguments import add_inventory_arguments, hosts
 from private_ollama.desired_state.files import (
     Tailnet,
-    api_key_map,
-    api_key_map_path,
     client_files,
     haproxy_config,
+    haproxy_files,
     haproxy_job,
     ollama_job,
     plist_bytes,
@@ -81,8 +80,7 @@ def render_host(host: Host, args: argparse.Namespace) -> dict[str, bytes]:
         layout.plist_path("haproxy"): plist_bytes(haproxy_job(settings, layout)),
         layout.haproxy_config: haproxy_config(settings, layout, tailnet).encode(),
     }
-    if settings.proxy_api_keys:
-        files[api_key_map_path(layout)] = api_key_map(settings).encode()
+    files.update({path: text.encode() for path, text in haproxy_files(settings, layout).items()})
     files.update({f"clients/{name}": text.encode() for name, text in client_files(settings, tailnet).items()})
     return files
 

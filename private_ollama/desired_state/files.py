@@ -26,6 +26,14 @@ from private_ollama import PROJECT
 from private_ollama.desired_state import model_filter
 from private_ollama.desired_state.api_keys import KeyStore, haproxy_map
 from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.refusals import (
+    HAPROXY_ERRORS,
+    PARSER_ERRORS,
+    PARSER_ERRORS_3X,
+    REFUSALS,
+    errorfile,
+    refusals_map,
+)
 from private_ollama.desired_state.settings import Settings
 
 TEMPLATES = PROJECT / "templates"
@@ -60,8 +68,9 @@ class Tailnet:
         return self.dns_name.split(".", 1)[0]
 
     def host_headers(self, port: int) -> list[str]:
-        """Every Host value a tailnet client may send: IP, short and full name, each with or without the port."""
-        names = [self.ip, self.short_name, self.dns_name]
+        """Every Host value a tailnet client may send: IP, short and full name (a name also with its
+        trailing dot, as in a fully qualified lookup), each with or without the port."""
+        names = [self.ip, self.short_name, f"{self.short_name}.", self.dns_name, f"{self.dns_name}."]
         return [value for name in names for value in (name, f"{name}:{port}")]
 
 
@@ -142,10 +151,41 @@ def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> s
         bind_address=tailnet.ip,
         allowed_hosts=tailnet.host_headers(settings.proxy_port),
         routes=routes,
+        errors=_errors_context(layout),
+        refusals=REFUSALS,
         api_keys=_api_keys_context(settings, layout),
         models=_models_context(settings),
         access_log=access_log_path(layout) if settings.proxy_access_log else None,
     )
+
+
+def haproxy_files(settings: Settings, layout: MacLayout) -> dict[str, str]:
+    """The files HAProxy's config reads, by path on the Mac: its error bodies, and the API key hashes when on."""
+    files = error_files(layout)
+    if settings.proxy_api_keys:
+        files[api_key_map_path(layout)] = api_key_map(settings)
+    return files
+
+
+def error_files(layout: MacLayout) -> dict[str, str]:
+    """HAProxy's error bodies as files on the Mac, by path: the refusals map and the parser's errorfiles."""
+    files = {f"{layout.errors_dir}/refusals.map": refusals_map()}
+    files.update({f"{layout.errors_dir}/{status}.http": errorfile(status) for status in PARSER_ERRORS})
+    return files
+
+
+def _errors_context(layout: MacLayout) -> dict[str, Any]:
+    files = error_files(layout)
+    # Their digest in the config: changed bodies change the config, so HAProxy reloads and reads them.
+    digest = hashlib.sha256("".join(files.values()).encode()).hexdigest()[:16]
+    errorfiles = {status: f"{layout.errors_dir}/{status}.http" for status in PARSER_ERRORS}
+    return {
+        "map": f"{layout.errors_dir}/refusals.map",
+        "digest": digest,
+        "files": {status: path for status, path in errorfiles.items() if status not in PARSER_ERRORS_3X},
+        "files_3x": {status: path for status, path in errorfiles.items() if status in PARSER_ERRORS_3X},
+        "by_status": HAPROXY_ERRORS,
+    }
 
 
 def _api_keys_context(settings: Settings, layout: MacLayout) -> dict[str, str] | None:
@@ -166,6 +206,7 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
         "any_in_path": [route.regex(settings.ollama_model_id_pattern) for route in model_routes],
         "allowed_in_path": [model_filter.path_pattern(route, models) for route in model_routes],
         "allowed_in_body": model_filter.body_pattern(models),
+        "json_object": model_filter.JSON_OBJECT,
     }
 
 

@@ -54,6 +54,11 @@ class MacLayout:
         return f"{self.config_dir}/haproxy.cfg"
 
     @property
+    def errors_dir(self) -> str:
+        """HAProxy's error bodies: the refusals map and the parser's errorfiles."""
+        return f"{self.config_dir}/errors"
+
+    @property
     def log_dir(self) -> str:
         return f"{self.home}/Library/Logs/private-ollama"
 

@@ -1,8 +1,8 @@
 """The model allowlist as the regular expressions HAProxy (PCRE2) checks requests with.
 
-A body is let through only when it is one JSON object whose every top-level
-``"model"`` and ``"name"`` member is a string naming an allowed model, and no
-other top-level key could be read as one of them. That last part matters:
+A body is let through only when it is one JSON object (RFC 8259) whose every
+top-level ``"model"`` and ``"name"`` member is a string naming an allowed model
+(or empty), and no other top-level key could be read as one of them. That matters:
 Ollama decodes bodies with Go's encoding/json, which matches keys in any case
 (``"Model"``), decodes escapes in keys (``"mod\\u0065l"``) and takes the *last*
 of duplicate keys, while HAProxy's ``json_query`` takes the first. So rather
@@ -14,6 +14,7 @@ and refuses every such spelling. It fails closed: a body it cannot read
 .. code:: python
 
     body_pattern(["llama3.2", "llama3.2:latest"])   # for ``req.body -m reg``
+    JSON_OBJECT                                       # any one JSON object: to tell "not JSON" from "not allowed"
     path_pattern(route, ["llama3.2:latest"])          # for ``path_reg``
 """
 
@@ -23,15 +24,22 @@ import re
 
 from private_ollama.desired_state.routes import Route
 
-_STRING = r'"(?:[^"\\]++|\\.)*+"'
-# Any JSON value, skipped: recursion handles nesting; possessive repeats keep it linear.
+# JSON as RFC 8259 has it: only its four white-space bytes, strings without raw control characters and
+# with only its escapes, its numbers and literals. Possessive repeats keep every part linear.
+_WS = r"[ \t\n\r]*+"
+_STRING = r'"(?:[^"\\\x00-\x1f]++|\\(?:["\\/bfnrt]|u[0-9A-Fa-f]{4}))*+"'
+_SCALAR = r"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][-+]?+[0-9]++)?+|true|false|null"
+# Any JSON value, skipped: recursion handles nesting.
 _VALUE = (
-    r"(?<value>\s*+(?:" + _STRING
-    + r"|\{\s*+(?:" + _STRING + r"\s*+:(?&value)(?:,\s*+" + _STRING + r"\s*+:(?&value))*+)?\}"
-    + r"|\[(?:(?&value)(?:,(?&value))*+)?\s*+\]"
-    + r"|[-+.0-9A-Za-z]++)\s*+)"
+    rf"(?<value>{_WS}(?:{_STRING}"
+    rf"|\{{{_WS}(?:{_STRING}{_WS}:(?&value)(?:,{_WS}{_STRING}{_WS}:(?&value))*+)?\}}"
+    rf"|\[(?:(?&value)(?:,(?&value))*+)?{_WS}\]"
+    rf"|{_SCALAR}){_WS})"
 )
 _MODEL_KEYS = ("model", "name")
+
+# A body that is one JSON object, whatever it holds.
+JSON_OBJECT = rf"\A{_WS}\{{{_WS}(?:{_STRING}{_WS}:(?&value)(?:,{_WS}{_STRING}{_WS}:(?&value))*+)?\}}{_WS}\z(?(DEFINE){_VALUE})"
 
 
 def _alternatives(models: list[str], colon: str = ":") -> str:
@@ -40,13 +48,18 @@ def _alternatives(models: list[str], colon: str = ":") -> str:
 
 
 def body_pattern(models: list[str]) -> str:
-    """The anchored PCRE2 expression a JSON request body must match."""
+    """The anchored PCRE2 expression a JSON request body must match.
+
+    A model key may also be empty: Ollama's Go client writes every field, so its
+    ``/api/show`` body holds ``"model":""`` beside ``"name":"llama3.2"`` (or the
+    reverse), and Ollama reads an empty one as absent.
+    """
     keys = "|".join(_MODEL_KEYS)
     member = (
-        rf'(?:"(?:{keys})"\s*+:\s*+"{_alternatives(models)}"\s*+'  # a model key, exactly spelled, an allowed model
-        rf'|"(?!(?i:{keys})")[^"\\]*+"\s*+:(?&value))'  # any other key, with no escapes: any value
+        rf'(?:"(?:{keys})"{_WS}:{_WS}"(?:{_alternatives(models)})?"{_WS}'  # a model key, exactly spelled: allowed or ""
+        rf'|"(?!(?i:{keys})")[^"\\\x00-\x1f]*+"{_WS}:(?&value))'  # any other key, with no escapes: any value
     )
-    return rf"\A\s*+\{{\s*+(?:{member}(?:,\s*+{member})*+)?\}}\s*+\z(?(DEFINE){_VALUE})"
+    return rf"\A{_WS}\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}}{_WS}\z(?(DEFINE){_VALUE})"
 
 
 def path_pattern(route: Route, models: list[str]) -> str:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pyinfra.api.exceptions import PyinfraError
 
 from private_ollama.desired_state.host_data import closest, is_pyinfra_key
-from private_ollama.desired_state.routes import Route, routes_from_pairs
+from private_ollama.desired_state.routes import DEFAULT_ROUTE_SETS, ROUTE_SETS, Route, routes_from_pairs
 
 DURATION = r"^[1-9][0-9]*(ms|s|m|h|d)$"
 DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -34,6 +34,7 @@ DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9][A-Za-z0-9._-]*)?"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+RouteSetName = Literal[tuple(ROUTE_SETS)]
 Duration = Annotated[str, Field(pattern=DURATION)]
 
 
@@ -96,19 +97,12 @@ class Settings(BaseModel):
         {}, "any other variable for `ollama serve`, e.g. `{\"OLLAMA_DEBUG\": \"1\"}` (not `OLLAMA_HOST`)")
 
     # --- HAProxy: what it lets through ---
-    ollama_allowed_routes: list[Route] = knob(
-        [
-            ("POST", "/v1/chat/completions"),
-            ("GET", "/v1/models"),
-            ("GET", "/v1/models/{model}"),
-            ("POST", "/v1/responses"),
-            ("POST", "/v1/messages"),
-            ("GET", "/api/version"),
-            ("GET", "/api/tags"),
-            ("POST", "/api/show"),
-        ],
-        "the allowlist: (method, exact path) pairs; `{model}` is one segment; everything else is denied",
+    ollama_route_sets: list[RouteSetName] = knob(
+        DEFAULT_ROUTE_SETS,
+        "named sets of routes HAProxy forwards (the README's route sets); everything else is denied",
     )
+    ollama_extra_routes: list[Route] = knob(
+        [], "more routes to forward: (method, exact path) pairs; `{model}` is one path segment")
     ollama_model_id_pattern: Annotated[str, Field(min_length=1)] = knob(
         r"[A-Za-z0-9][A-Za-z0-9._-]*((:|%3[Aa])[A-Za-z0-9][A-Za-z0-9._-]*)?",
         "what a `{model}` segment may be: `name[:tag]`, the colon maybe `%3A`; never `/`, `%` or a dot segment")
@@ -175,7 +169,7 @@ class Settings(BaseModel):
             raise ValueError(f"{address!r} is not a loopback address: Ollama must never listen elsewhere")
         return address
 
-    @field_validator("ollama_allowed_routes", mode="before")
+    @field_validator("ollama_extra_routes", mode="before")
     @classmethod
     def _routes_from_pairs(cls, routes: Any) -> Any:
         return routes_from_pairs(routes)
@@ -203,15 +197,14 @@ class Settings(BaseModel):
             raise ValueError("OLLAMA_HOST is set from ollama_listen_address and ollama_port only")
         return env
 
-    @field_validator("ollama_allowed_routes")
+    @field_validator("ollama_route_sets", "ollama_extra_routes")
     @classmethod
-    def _no_duplicate_routes(cls, routes: list[Route]) -> list[Route]:
-        seen = set()
-        for route in routes:
-            if (route.method, route.path) in seen:
-                raise ValueError(f"lists {route.method} {route.path} twice")
-            seen.add((route.method, route.path))
-        return routes
+    def _nothing_twice(cls, items: list) -> list:
+        for index, item in enumerate(items):
+            if item in items[:index]:
+                shown = f"{item.method} {item.path}" if isinstance(item, Route) else item
+                raise ValueError(f"lists {shown} twice")
+        return items
 
     @field_validator("ollama_allowed_models")
     @classmethod
@@ -229,6 +222,16 @@ class Settings(BaseModel):
         if not 1000 <= duration_ms(window) <= DURATION_MS["d"]:
             raise ValueError("must be from 1s to 1d")
         return window
+
+    @model_validator(mode="after")
+    def _routes_to_forward(self) -> Settings:
+        if not self.allowed_routes:
+            raise ValueError("no route to forward: name a route set in ollama_route_sets or add ollama_extra_routes")
+        for route in self.ollama_extra_routes:
+            in_set = next((name for name in self.ollama_route_sets if route in ROUTE_SETS[name].routes), None)
+            if in_set:
+                raise ValueError(f"ollama_extra_routes: {route.method} {route.path} is already in the {in_set} set")
+        return self
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> Settings:
@@ -268,7 +271,9 @@ class Settings(BaseModel):
 
     @property
     def allowed_routes(self) -> list[Route]:
-        return self.ollama_allowed_routes
+        """Every route HAProxy forwards: the named sets' routes, then the extra ones."""
+        routes = [route for name in self.ollama_route_sets for route in ROUTE_SETS[name].routes]
+        return routes + self.ollama_extra_routes
 
     @property
     def client_limits(self) -> bool:

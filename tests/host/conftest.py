@@ -64,8 +64,9 @@ class Server:
         args = [f"-H {shlex.quote(header)}" for header in (*headers, *([f"Authorization: Bearer {key}"] if key else []))]
         if body is not None or method == "POST":
             args.append(f"-H 'Content-Type: application/json' -d {shlex.quote(body or '{}')}")
+        how = "-I" if method == "HEAD" else f"-X {method}"  # -X HEAD would wait for a body that never comes
         out = self.run(
-            f"curl -sS --path-as-is -m 30 -X {method} {' '.join(args)} -o /dev/stderr -w '%{{http_code}}' {shlex.quote(url)}",
+            f"curl -sS --path-as-is -m 30 {how} {' '.join(args)} -o /dev/stderr -w '%{{http_code}}' {shlex.quote(url)}",
         )
         return int(out.stdout or 0), out.stderr
 

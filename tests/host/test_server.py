@@ -94,8 +94,8 @@ def test_every_allowed_route_reaches_ollama_through_the_proxy(server, model):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/api/pull"), ("DELETE", "/api/delete"), ("POST", "/api/create"), ("GET", "/api/ps"),
-     ("POST", "/%61pi/pull"), ("GET", "/v1/models/../../api/ps"), ("POST", "/v1/messages/count_tokens")],
+    [("POST", "/api/pull"), ("DELETE", "/api/delete"), ("POST", "/api/create"), ("POST", "/api/copy"),
+     ("POST", "/%61pi/pull"), ("POST", "/v1/models/../../api/pull"), ("POST", "/v1/messages/count_tokens")],
 )
 def test_denied_routes_are_refused_by_the_proxy(server, method, path):
     status, body = server.curl(method, path)

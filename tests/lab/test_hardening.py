@@ -22,7 +22,7 @@ from tests.lab.conftest import changed
 
 pytestmark = pytest.mark.lab
 
-KEY_MAP = "Ensure HAProxy's API key hashes are installed, readable by the service only"
+KEY_MAP = "Ensure the files HAProxy reads are installed (error bodies, API key hashes), readable by the service only"
 NO_KEY_MAP = "Ensure no API key hashes are left on the Mac"
 HAPROXY_CONFIG = "Ensure the HAProxy allowlist config is valid and live"
 HAPROXY_JOB = "Ensure HAProxy runs as a launchd job on the Tailscale address"

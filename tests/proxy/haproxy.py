@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from private_ollama.desired_state.files import Tailnet, api_key_map, api_key_map_path, haproxy_config
+from private_ollama.desired_state.files import Tailnet, haproxy_config, haproxy_files
 from private_ollama.desired_state.layout import MacLayout
 from private_ollama.desired_state.settings import Settings
 from tests.proxy.processes import spawn, stop, wait_until
@@ -37,13 +37,13 @@ def render(settings: Settings, bind_address: str, home: str = "/Users/admin") ->
 
 
 def installed(settings: Settings, workdir: Path, bind_address: str) -> Path:
-    """Write the config, and the files it reads (the API key map), into ``workdir``
+    """Write the config, and the files it reads (error bodies, the API key map), into ``workdir``
     as the deploy installs them, ``workdir`` playing the Mac's home; the config's path."""
     workdir.mkdir(parents=True, exist_ok=True)
-    if settings.proxy_api_keys:
-        key_map = Path(api_key_map_path(MacLayout(settings, user="admin", uid=501, home=str(workdir))))
-        key_map.parent.mkdir(parents=True, exist_ok=True)
-        key_map.write_text(api_key_map(settings))
+    layout = MacLayout(settings, user="admin", uid=501, home=str(workdir))
+    for path, text in haproxy_files(settings, layout).items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text)
     config = workdir / "haproxy.cfg"
     config.write_text(render(settings, bind_address, str(workdir)))
     return config

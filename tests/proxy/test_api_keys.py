@@ -13,9 +13,10 @@ from private_ollama.desired_state.api_keys import KeyStore
 from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import listening, running_haproxy
 from tests.proxy.processes import free_port
+from tests.proxy.refusals import assert_refused
 from tests.proxy.wire import exchange, new_marker, request
 
-UNAUTHORIZED = {"error": "missing or invalid API key"}
+UNAUTHORIZED = {"error": "missing or invalid API key"}  # Ollama's shape, under /api/
 
 
 def keyed_settings(ollama, store: KeyStore):
@@ -73,9 +74,17 @@ REFUSED = {
 @pytest.mark.parametrize("headers", list(REFUSED.values()), ids=list(REFUSED))
 def test_missing_or_wrong_key_gets_401_json_naming_nothing(keyed_proxy, keys, headers):
     response = send(keyed_proxy, *(h.format(alice=keys["alice"], unknown="A" * 43) for h in headers))
-    assert (response.status, response.headers["content-type"]) == (401, "application/json")
+    assert_refused(response, "invalid_api_key", "/api/tags")
     assert response.json() == UNAUTHORIZED
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/models", "/api/tags"])
+def test_a_wrong_key_is_told_in_the_dialect_and_not_to_retry(keyed_proxy, path):
+    marker = new_marker()
+    [response] = exchange(keyed_proxy.port, request("GET", path, keyed_proxy.host, marker,
+                                                    headers=("x-api-key: po_wrong",)), expect=1)
+    assert_refused(response, "invalid_api_key", path)  # x-should-retry: false, or SDKs retry a 401 for minutes
 
 
 @pytest.mark.parametrize("headers", list(REFUSED.values()), ids=list(REFUSED))

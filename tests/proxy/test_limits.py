@@ -20,7 +20,9 @@ from private_ollama.desired_state.api_keys import KeyStore
 from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import listening, running_haproxy
 from tests.proxy.processes import free_port, wait_until
+from tests.proxy.refusals import assert_refused
 from tests.proxy.standin import CHUNK_INTERVAL_MS
+from tests.proxy.wire import exchange, new_marker, request
 
 RATE = 5  # requests per window
 WINDOW_S = 1
@@ -87,6 +89,14 @@ def test_429_says_when_to_retry_in_json(rate_limited):
     assert (response.status, response.getheader("Retry-After")) == (429, str(WINDOW_S))
     assert (response.getheader("Content-Type"), json.loads(response.body)) == (
         "application/json", {"error": "too many requests"})
+
+
+def test_429_is_in_the_dialect_and_retryable(rate_limited):
+    for _ in range(RATE):
+        get(rate_limited)
+    [response] = exchange(rate_limited.port, request("GET", "/v1/models", rate_limited.host, new_marker()), expect=1)
+    assert_refused(response, "too_many_requests", "/v1/models")  # no x-should-retry: false, a Retry-After
+    assert response.headers["retry-after"] == str(WINDOW_S)
 
 
 def test_a_quiet_window_later_requests_pass_again(rate_limited):

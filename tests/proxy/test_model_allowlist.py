@@ -1,8 +1,9 @@
 """The model allowlist (ollama_allowed_models) on the real HAProxy: listed models
-pass in every spelling Ollama accepts; any other model, in the body or the path,
-gets 403 JSON and never reaches Ollama, including bodies built to make HAProxy
-and Ollama's Go JSON decoder disagree; a coding agent's large body passes; a
-body too large to read whole is refused, never let through unchecked."""
+pass in every spelling Ollama accepts, also in the bodies Ollama's own Go client
+writes; any other model, in the body or the path, gets 403 JSON and never reaches
+Ollama, including bodies built to make HAProxy and Ollama's Go JSON decoder
+disagree; a body that is not JSON (RFC 8259) gets 400; a coding agent's large
+body passes; a body too large to read whole is refused, never let through unchecked."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import pytest
 from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import running_haproxy
 from tests.proxy.processes import free_port
+from tests.proxy.refusals import assert_refused
 from tests.proxy.wire import exchange, new_marker, request
 
 ALLOWED, OTHER = "llama3.2", "qwen2.5-coder:32b"  # both models exist in the stand-in
 BUFFER = 1024 * 1024
-NOT_ALLOWED = {"error": "model not allowed"}
+NOT_ALLOWED, NOT_JSON = "model_not_allowed", "invalid_json"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,14 @@ ADMITTED = {
     "name:latest": ("POST", "/v1/chat/completions", chat(f"{ALLOWED}:latest")),
     "other case": ("POST", "/v1/chat/completions", chat(f"{ALLOWED.upper()}:LATEST")),
     "legacy name field": ("POST", "/api/show", json.dumps({"name": ALLOWED}).encode()),
+    # Ollama's Go client (and CLI) writes every field of ShowRequest: one of model and name is empty.
+    "Go client show, by name": ("POST", "/api/show", json.dumps(
+        {"model": "", "system": "", "template": "", "verbose": False, "options": None, "name": ALLOWED}).encode()),
+    "Go client show, by model": ("POST", "/api/show", json.dumps(
+        {"model": ALLOWED, "system": "", "template": "", "verbose": False, "options": None, "name": ""}).encode()),
+    "every JSON value and escape": ("POST", "/v1/chat/completions", json.dumps(
+        {"model": ALLOWED, "a": [0, -1.5e-3, 2E+8, True, False, None, {}, [], "\"\\/\b\f\n\r\t\u00e9\ud83d"]},
+        ensure_ascii=True).encode()),
     "model in the path": ("GET", f"/v1/models/{ALLOWED}:latest", b""),
     "colon as %3A in the path": ("GET", f"/v1/models/{ALLOWED}%3Alatest", b""),
     "no model at all": ("GET", "/api/tags", b""),
@@ -69,42 +79,59 @@ def test_allowed_model_reaches_ollama_whole(filtered, ollama, method, target, bo
 
 
 REFUSED = {
-    "other model": ("POST", "/v1/chat/completions", chat(OTHER)),
-    "other model by name": ("POST", "/api/show", json.dumps({"name": OTHER}).encode()),
-    "allowed name, other model": ("POST", "/api/show", json.dumps({"model": ALLOWED, "name": OTHER}).encode()),
-    "other model in the path": ("GET", f"/v1/models/{OTHER}", b""),
-    "other model in the path, %3A": ("GET", f"/v1/models/{OTHER.replace(':', '%3A')}", b""),
+    "other model": ("POST", "/v1/chat/completions", chat(OTHER), NOT_ALLOWED),
+    "other model by name": ("POST", "/api/show", json.dumps({"name": OTHER}).encode(), NOT_ALLOWED),
+    "allowed name, other model": ("POST", "/api/show", json.dumps({"model": ALLOWED, "name": OTHER}).encode(),
+                                  NOT_ALLOWED),
+    "empty model, other name": ("POST", "/api/show", json.dumps({"model": "", "name": OTHER}).encode(), NOT_ALLOWED),
+    "other model in the path": ("GET", f"/v1/models/{OTHER}", b"", NOT_ALLOWED),
+    "other model in the path, %3A": ("GET", f"/v1/models/{OTHER.replace(':', '%3A')}", b"", NOT_ALLOWED),
     # Go's encoding/json takes the last duplicate; HAProxy's json_query the first.
-    "duplicate key, other last": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","model":"' + OTHER.encode() + b'"}'),
+    "duplicate key, other last": ("POST", "/v1/chat/completions",
+                                  b'{"model":"llama3.2","model":"' + OTHER.encode() + b'"}', NOT_ALLOWED),
     # Go matches keys in any case and decodes escapes in them.
-    "key in other case": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","Model":"' + OTHER.encode() + b'"}'),
-    "escaped key": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","mod\\u0065l":"' + OTHER.encode() + b'"}'),
-    "escaped value": ("POST", "/v1/chat/completions", b'{"model":"llama3.2:l\\u0061test"}'),
-    "second object after the first": ("POST", "/v1/chat/completions", chat(ALLOWED) + chat(OTHER)),
-    "not an object": ("POST", "/v1/chat/completions", json.dumps([{"model": ALLOWED}]).encode()),
-    "null model": ("POST", "/v1/chat/completions", chat(None)),
-    "not JSON": ("POST", "/v1/chat/completions", b"model=llama3.2"),
+    "key in other case": ("POST", "/v1/chat/completions",
+                          b'{"model":"llama3.2","Model":"' + OTHER.encode() + b'"}', NOT_ALLOWED),
+    "escaped key": ("POST", "/v1/chat/completions",
+                    b'{"model":"llama3.2","mod\\u0065l":"' + OTHER.encode() + b'"}', NOT_ALLOWED),
+    "escaped value": ("POST", "/v1/chat/completions", b'{"model":"llama3.2:l\\u0061test"}', NOT_ALLOWED),
+    "null model": ("POST", "/v1/chat/completions", chat(None), NOT_ALLOWED),
+    "other model, large body": ("POST", "/v1/messages", coding_agent_body(OTHER, 600_000), NOT_ALLOWED),
+    # Not JSON (RFC 8259), or not one object: 400, whatever model it names.
+    "second object after the first": ("POST", "/v1/chat/completions", chat(ALLOWED) + chat(OTHER), NOT_JSON),
+    "not an object": ("POST", "/v1/chat/completions", json.dumps([{"model": ALLOWED}]).encode(), NOT_JSON),
+    "not JSON": ("POST", "/v1/chat/completions", b"model=llama3.2", NOT_JSON),
+    "form feed as white space": ("POST", "/v1/chat/completions", b'{"model":"llama3.2",\f"a":1}', NOT_JSON),
+    "vertical tab as white space": ("POST", "/v1/chat/completions", b'{\v"model":"llama3.2"}', NOT_JSON),
+    "raw control character in a string": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":"x\x01"}',
+                                          NOT_JSON),
+    "raw newline in a string": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":"x\ny"}', NOT_JSON),
+    "bare word": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":yes}', NOT_JSON),
+    "leading zero": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":01}', NOT_JSON),
+    "NaN": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":NaN}', NOT_JSON),
+    "unknown escape": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":"\\x41"}', NOT_JSON),
+    "trailing comma": ("POST", "/v1/chat/completions", b'{"model":"llama3.2",}', NOT_JSON),
+    "single quotes": ("POST", "/v1/chat/completions", b"{'model':'llama3.2'}", NOT_JSON),
     "nesting too deep to read": ("POST", "/v1/chat/completions",
-                                 b'{"a":' + b"[" * 1000 + b"]" * 1000 + b',"model":"llama3.2"}'),
-    "other model, large body": ("POST", "/v1/messages", coding_agent_body(OTHER, 600_000)),
+                                 b'{"a":' + b"[" * 1000 + b"]" * 1000 + b',"model":"llama3.2"}', NOT_JSON),
 }
 
 
-@pytest.mark.parametrize(("method", "target", "body"), list(REFUSED.values()), ids=list(REFUSED))
-def test_other_model_gets_403_json(filtered, method, target, body):
+@pytest.mark.parametrize(("method", "target", "body", "refusal"), list(REFUSED.values()), ids=list(REFUSED))
+def test_other_model_or_no_json_is_refused_in_the_callers_dialect(filtered, method, target, body, refusal):
     response, _ = send(filtered, method, target, body)
-    assert (response.status, response.json()) == (403, NOT_ALLOWED)
+    assert_refused(response, refusal, target)
 
 
-@pytest.mark.parametrize(("method", "target", "body"), list(REFUSED.values()), ids=list(REFUSED))
-def test_other_model_never_reaches_ollama(filtered, ollama, method, target, body):
+@pytest.mark.parametrize(("method", "target", "body", "refusal"), list(REFUSED.values()), ids=list(REFUSED))
+def test_other_model_never_reaches_ollama(filtered, ollama, method, target, body, refusal):
     _, marker = send(filtered, method, target, body)
     assert not ollama.record.has(marker)
 
 
 def test_body_larger_than_the_buffer_is_refused_unread(filtered, ollama):
     response, marker = send(filtered, "POST", "/v1/messages", coding_agent_body(ALLOWED, BUFFER + 100_000))
-    assert (response.status, response.json()) == (413, {"error": "request body too large to check its model"})
+    assert_refused(response, "body_too_large_to_check", "/v1/messages")
     assert not ollama.record.has(marker)
 
 

@@ -10,6 +10,7 @@ import pytest
 from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import running_haproxy
 from tests.proxy.processes import free_port, stop
+from tests.proxy.refusals import assert_refused
 from tests.proxy.standin import running_standin
 from tests.proxy.wire import exchange, new_marker, request
 
@@ -53,6 +54,15 @@ def test_client_gets_a_json_503(proxy_without_ollama):
     _, response = ask(proxy_without_ollama)
     assert (response.status, response.headers["content-type"]) == (503, "application/json")
     assert response.json() == {"error": "ollama is unavailable"}
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions", "/api/show"])
+def test_the_503_is_in_the_dialect_and_says_when_to_retry(proxy_without_ollama, path):
+    body = b'{"model":"llama3.2","messages":[],"max_tokens":1}'
+    [response] = exchange(proxy_without_ollama.port, request("POST", path, proxy_without_ollama.host, new_marker(),
+                                                             body), expect=1)
+    assert_refused(response, "ollama_unavailable", path)
+    assert response.headers["retry-after"] == "2"  # the health check looks again every 2 s while Ollama is down
 
 
 def test_client_gets_the_answer_within_a_second(proxy_without_ollama):

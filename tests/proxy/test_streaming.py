@@ -39,8 +39,8 @@ STREAMS = {
 @pytest.fixture(scope="module")
 def streaming_proxy(haproxy_binary, ollama, tmp_path_factory):
     """The default allowlist plus POST /api/chat, Ollama's own NDJSON stream."""
-    routes = [(route.method, route.path) for route in Settings.from_data({}).allowed_routes] + [("POST", "/api/chat")]
-    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port, "ollama_allowed_routes": routes})
+    settings = Settings.from_data({"proxy_port": free_port(), "ollama_port": ollama.port,
+                                   "ollama_extra_routes": [("POST", "/api/chat")]})
     with running_haproxy(settings, tmp_path_factory.mktemp("haproxy-streaming")) as proxy:
         yield proxy
 

@@ -28,6 +28,7 @@ from private_ollama.desired_state.files import (
     Tailnet,
     client_files,
     haproxy_config,
+    haproxy_files,
     haproxy_job,
     ollama_job,
     plist_bytes,
@@ -71,9 +72,11 @@ class ConvergedMac:
             layout.plist_path("ollama"): plist_bytes(ollama_job(settings, layout)),
             layout.plist_path("haproxy"): plist_bytes(haproxy_job(settings, layout)),
             layout.haproxy_config: haproxy_config(settings, layout, TAILNET).encode(),
+            **{path: text.encode() for path, text in haproxy_files(settings, layout).items()},
         }
-        self.file_modes = {layout.haproxy_config: 600}  # pyinfra's modes are octal digits as an int
-        self.directories = {layout.config_dir: 700, layout.log_dir: 755, layout.plist_dir: 755}
+        # pyinfra's modes are octal digits as an int
+        self.file_modes = {path: 600 for path in [layout.haproxy_config, *haproxy_files(settings, layout)]}
+        self.directories = {layout.config_dir: 700, layout.errors_dir: 700, layout.log_dir: 755, layout.plist_dir: 755}
         self.services = {
             layout.service_target("ollama"): {"state": "running", "pid": OLLAMA_PID, "path": layout.plist_path("ollama")},
             layout.service_target("haproxy"): {"state": "running", "pid": HAPROXY_PID, "path": layout.plist_path("haproxy")},
@@ -112,6 +115,7 @@ class ConvergedMac:
             "ProcessParents": lambda: self.parents,
             "Sha1File": lambda: sha1(self.files[kwargs["path"]]) if kwargs["path"] in self.files else None,
             "File": lambda: self._file(kwargs["path"]),
+            "FileDigests": lambda: {path: self._digest(path) for path in kwargs["paths"]},
             "Directory": lambda: self._directory(kwargs["path"]),
             "TmpDir": lambda: "/tmp",
         }
@@ -124,6 +128,11 @@ class ConvergedMac:
             return None
         user, group = ("root", "wheel") if path.startswith("/Library/") else ("admin", "staff")
         return {"user": user, "group": group, "mode": self.file_modes.get(path, 644), "size": len(self.files[path])}
+
+    def _digest(self, path: str) -> dict | None:
+        if path not in self.files:
+            return None
+        return {"sha1": sha1(self.files[path]), "mode": self.file_modes.get(path, 644)}
 
     def _directory(self, path: str) -> dict | None:
         if path not in self.directories:

@@ -11,6 +11,7 @@ Run: .venv/bin/python -m pytest tests/unit/test_facts.py
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shlex
@@ -23,6 +24,7 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.api.connect import connect_all
 from pyinfra.api.facts import get_fact
 
+from facts.files import FileDigests
 from facts.launchd import LaunchdDomain, LaunchdJobs, LaunchdService
 from facts.macos import MacHost, PathsExist
 from facts.network import TcpListeners
@@ -116,6 +118,7 @@ def test_failing_tool_never_fails_the_host_and_its_output_reaches_process(
     [
         (MacHost(), ["Darwin", "garbage"]),
         (PathsExist(), ["maybe /etc"]),
+        (FileDigests(), ["garbage", "0123 644 /x"]),
         (LaunchdService(), ["garbage without exit marker"]),
         (LaunchdService(), ["garbage with no service block", "__exit=0"]),
         (LaunchdService(), ["Usage: launchctl print <domain-target> | <service-target>", "__exit=64"]),
@@ -193,6 +196,41 @@ def test_paths_exist_reports_each_path(tmp_path, name, exists):
 def test_paths_exist_refuses_relative_paths(path):
     with pytest.raises(ValueError):
         PathsExist().command([path])
+
+
+# --- FileDigests -----------------------------------------------------------------------------
+
+BSD_STAT = Path(__file__).resolve().parents[2] / "lab" / "standins" / "stat"
+
+
+def macos_tools(bin_dir: Path) -> Path:
+    """A PATH folder with what a Mac has: BSD stat (the lab's strict stand-in), shasum, and no sha1sum."""
+    make_tool(bin_dir, "stat", f'exec /usr/bin/python3 {BSD_STAT} "$@"')
+    make_tool(bin_dir, "shasum", 'exec /usr/bin/shasum "$@"')
+    make_tool(bin_dir, "sha1sum", "exit 127")  # not on macOS
+    return bin_dir
+
+
+def test_file_digests_reads_sha1_and_mode_of_each_file_in_one_go(tmp_path):
+    bins = macos_tools(tmp_path / "bin")
+    (tmp_path / "a map").write_text("x 1\n")
+    (tmp_path / "a map").chmod(0o600)
+    (tmp_path / "b.http").write_text("HTTP/1.1 400 Bad Request\r\n\r\n")
+    (tmp_path / "b.http").chmod(0o644)
+    (tmp_path / "link").symlink_to(tmp_path / "b.http")
+    paths = [str(tmp_path / name) for name in ("a map", "b.http", "missing", "link")] + [str(tmp_path)]
+    value, failed = load_fact(FileDigests, bins, paths=paths)
+    assert not failed
+    assert value == {
+        paths[0]: {"sha1": hashlib.sha1(b"x 1\n").hexdigest(), "mode": 600},
+        paths[1]: {"sha1": hashlib.sha1(b"HTTP/1.1 400 Bad Request\r\n\r\n").hexdigest(), "mode": 644},
+        paths[2]: None, paths[3]: None, paths[4]: None,  # missing, a symlink, a folder: not a regular file
+    }
+
+
+def test_file_digests_refuses_relative_paths():
+    with pytest.raises(ValueError):
+        FileDigests().command(["errors/400.http"])
 
 
 # --- LaunchdService -------------------------------------------------------------------------

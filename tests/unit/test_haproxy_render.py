@@ -11,17 +11,18 @@ import re
 
 import pytest
 
-from private_ollama.desired_state.routes import HTTP_METHODS
+from private_ollama.desired_state.routes import HTTP_METHODS, ROUTE_SETS
 from private_ollama.desired_state.settings import Settings
-from tests.proxy.haproxy import HAPROXY, check, render
+from tests.proxy.haproxy import HAPROXY, check, installed, render
 
 TAILNET_IP = "100.101.102.103"
 VARIANTS = {
     "defaults": {},
     "metrics on": {"proxy_metrics_port": 9101},
-    "one exact route": {"ollama_allowed_routes": [("GET", "/api/tags")]},
-    "one model route": {"ollama_allowed_routes": [("GET", "/v1/models/{model}")]},
-    "every method": {"ollama_allowed_routes": [(method, "/api/tags") for method in HTTP_METHODS]},
+    "one exact route": {"ollama_route_sets": [], "ollama_extra_routes": [("GET", "/api/tags")]},
+    "one model route": {"ollama_route_sets": [], "ollama_extra_routes": [("GET", "/v1/models/{model}")]},
+    "every method": {"ollama_route_sets": [], "ollama_extra_routes": [(method, "/api/tags") for method in HTTP_METHODS]},
+    "every route set": {"ollama_route_sets": list(ROUTE_SETS)},
     "other ports and limits": {"proxy_port": 8443, "ollama_port": 11500, "proxy_max_body_bytes": 1024**3,
                                "proxy_timeout_server": "2h"},
 }
@@ -51,9 +52,7 @@ def rendered(**overrides) -> dict[str, list[str]]:
 @pytest.mark.skipif(HAPROXY is None, reason="no haproxy binary (Debian: apt-get install haproxy)")
 @pytest.mark.parametrize("overrides", list(VARIANTS.values()), ids=list(VARIANTS))
 def test_config_passes_haproxy_check(tmp_path, overrides):
-    config = tmp_path / "haproxy.cfg"
-    config.write_text(render(Settings.from_data(overrides), TAILNET_IP))
-    result = check(config)
+    result = check(installed(Settings.from_data(overrides), tmp_path, TAILNET_IP))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -11,7 +11,7 @@ from private_ollama.desired_state.api_keys import KeyStore, key_hash
 from private_ollama.desired_state.files import access_log_path, api_key_map, api_key_map_path
 from tests.unit.plan import ConvergedMac, plan, planned_commands
 
-KEY_MAP = "Ensure HAProxy's API key hashes are installed, readable by the service only"
+KEY_MAP = "Ensure the files HAProxy reads are installed (error bodies, API key hashes), readable by the service only"
 NO_KEY_MAP = "Ensure no API key hashes are left on the Mac"
 HAPROXY_CONFIG = "Ensure the HAProxy allowlist config is valid and live"
 HAPROXY_JOB = "Ensure HAProxy runs as a launchd job on the Tailscale address"

@@ -55,9 +55,13 @@ def test_client_files_use_the_magicdns_name(rendered):
     assert "ANTHROPIC_BASE_URL=http://studio.tail1234.ts.net:11434" in settings
 
 
-def test_rendered_configs_pass_haproxy_check(rendered):
+def test_rendered_configs_pass_haproxy_check(rendered, tmp_path):
     for config in rendered.glob("*/Users/*/.private-ollama/haproxy.cfg"):
-        check = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+        # The config names the files it reads by their path on the Mac: point them into the rendered folder.
+        mac_root = config.parents[3]
+        local = tmp_path / f"{mac_root.name}.cfg"
+        local.write_text(config.read_text().replace("/Users/", f"{mac_root}/Users/"))
+        check = subprocess.run(["haproxy", "-c", "-f", str(local)], capture_output=True, text=True, check=False)
         assert check.returncode == 0, check.stdout + check.stderr
 
 

@@ -14,21 +14,24 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_defaults_are_valid():
     settings = Settings.from_data({})
     assert settings.service_mode == "agent"
-    assert [(r.method, r.path) for r in settings.allowed_routes] == Settings.model_fields["ollama_allowed_routes"].default
+    assert [(r.method, r.path) for r in settings.allowed_routes] == [
+        ("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/{model}"), ("POST", "/v1/responses"),
+        ("POST", "/v1/messages"), ("GET", "/api/version"), ("GET", "/api/tags"), ("POST", "/api/show"),
+    ]  # today's 8 routes, from the three default sets
 
 
 @pytest.mark.parametrize(
     ("override", "key", "reason"),
     [
-        ({"ollama_allowed_routes": [("FETCH", "/api/tags")]}, "ollama_allowed_routes.0.method", "unknown HTTP method"),
-        ({"ollama_allowed_routes": [("get", "/api/tags")]}, "ollama_allowed_routes.0.method", "unknown HTTP method"),
-        ({"ollama_allowed_routes": [("GET", "api/tags")]}, "ollama_allowed_routes.0.path", "not absolute"),
-        ({"ollama_allowed_routes": [("GET", "/api/tags/")]}, "ollama_allowed_routes.0.path", "trailing"),
-        ({"ollama_allowed_routes": [("GET", "/api/../pull")]}, "ollama_allowed_routes.0.path", "dot segment"),
-        ({"ollama_allowed_routes": [("GET", "/v1/models/x{model}")]}, "ollama_allowed_routes.0.path", "whole segment"),
-        ({"ollama_allowed_routes": [("GET", "/api/%74ags")]}, "ollama_allowed_routes.0.path", "percent"),
-        ({"ollama_allowed_routes": [("GET", "/a"), ("GET", "/a")]}, "ollama_allowed_routes", "twice"),
-        ({"ollama_allowed_routes": []}, "ollama_allowed_routes", "non-empty"),
+        ({"ollama_extra_routes": [("FETCH", "/api/tags")]}, "ollama_extra_routes.0.method", "unknown HTTP method"),
+        ({"ollama_extra_routes": [("get", "/api/tags")]}, "ollama_extra_routes.0.method", "unknown HTTP method"),
+        ({"ollama_extra_routes": [("GET", "api/tags")]}, "ollama_extra_routes.0.path", "not absolute"),
+        ({"ollama_extra_routes": [("GET", "/api/tags/")]}, "ollama_extra_routes.0.path", "trailing"),
+        ({"ollama_extra_routes": [("GET", "/api/../pull")]}, "ollama_extra_routes.0.path", "dot segment"),
+        ({"ollama_extra_routes": [("GET", "/v1/models/x{model}")]}, "ollama_extra_routes.0.path", "whole segment"),
+        ({"ollama_extra_routes": [("GET", "/api/%74ags")]}, "ollama_extra_routes.0.path", "percent"),
+        ({"ollama_extra_routes": [("GET", "/a"), ("GET", "/a")]}, "ollama_extra_routes", "twice"),
+        ({"ollama_route_sets": [], "ollama_extra_routes": []}, "(settings)", "no route to forward"),
         ({"proxy_port": 70000}, "proxy_port", "less than or equal to 65535"),
         ({"ollama_port": 0}, "ollama_port", "greater than or equal to 1"),
         ({"ollama_model_id_pattern": "[a-z"}, "ollama_model_id_pattern", "malformed pattern"),

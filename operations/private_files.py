@@ -1,0 +1,51 @@
+"""Files only the service user reads, installed without ever showing their content."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from io import BytesIO
+
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
+
+from facts.files import FileDigests
+from facts.once import read
+
+
+@operation()
+def installed(render: Callable[[], dict[str, str]]):
+    """
+    Keep files at their rendered content, readable by their owner only (mode 600),
+    without ever printing the content.
+
+    + render: returns {absolute path: content}; called when the operation runs, so
+      the content is never an operation argument, which pyinfra may print. Each
+      file's directory must exist and be private (700), since an upload lands
+      there before its mode is set.
+
+    Unlike ``files.put``, no ``--diff`` shows a content (the API key hashes), a
+    change is found by SHA-1, and every file is read in one round trip.
+
+    **Example:**
+
+    .. code:: python
+
+        private_files.installed(
+            name="Ensure HAProxy's API key hashes are installed",
+            render=lambda: {"/Users/admin/.private-ollama/api-keys.map": api_key_map(settings)},
+        )
+    """
+    wanted = {path: content.encode() for path, content in render().items()}
+    found = read(FileDigests, paths=sorted(wanted))
+    unchanged = True
+    for path, content in wanted.items():
+        present = found.get(path)
+        if present is None or present["sha1"] != hashlib.sha1(content).hexdigest():
+            yield FileUploadCommand(BytesIO(content), path)
+        elif present["mode"] == 600:
+            continue
+        unchanged = False
+        yield StringCommand("chmod", "600", QuoteString(path))
+    if unchanged:
+        host.noop(f"{len(wanted)} file(s) up to date")
