@@ -5,10 +5,28 @@ does where the project depends on it: gin routes on the *decoded* path, Go's
 ServeMux answers ``..``, ``.`` and ``//`` with a 301, gin redirects a trailing
 slash and answers 404/405 with its plain-text bodies, a loopback listener
 refuses foreign ``Host`` values with an empty 403, and a foreign ``Origin`` gets
-403 from the CORS layer. Generations stream for real: one chunk per token,
-flushed at once, each carrying its send time (``standin_sent_ns``) so a test can
-measure the delay a proxy adds. Every request received is appended as one JSON
-line to a record file, so a test can tell what did and did not reach Ollama.
+403 from the CORS layer. Every request received is appended as one JSON line to
+a record file, so a test can tell what did and did not reach Ollama.
+
+It speaks each API as Ollama v0.33 writes it: /api/generate and /api/chat in
+api/types.go's field order (NDJSON unless ``stream`` is false, load and unload
+answers when there is nothing to generate), /v1/chat/completions, /v1/completions,
+/v1/responses (its whole event sequence, keys sorted as Go writes maps) and
+/v1/messages as Ollama's middlewares convert them, embeddings (deterministic
+8-dimensional vectors per text, base64 on request), and errors in each API's
+shape. Generations stream for real: one chunk per token, flushed at once, each
+carrying its send time (``standin_sent_ns``) so a test can measure the delay a
+proxy adds.
+
+The model: a request that offers tools and whose last turn, the user's, names
+one of them as a word ("call get_weather") gets a call of that tool, its
+required arguments filled from the schema; any other gets the natural answer,
+``OLLAMA_STANDIN_CHUNKS`` tokens. A request limits its tokens the way real
+clients do (``options.num_predict``, ``max_tokens`` or ``max_output_tokens``):
+a limit at or below the natural length cuts the answer there (done reason
+``length``), a higher one changes nothing (``stop``). For a long generation on
+purpose, set ``OLLAMA_STANDIN_RUN_TO_LIMIT=1``: then an answer with a limit runs
+to it (the tests' stand-in does, so a stream lasts as long as a test asks).
 
 .. code:: console
 
@@ -18,24 +36,29 @@ line to a record file, so a test can tell what did and did not reach Ollama.
 
 Environment, as the real server reads it: ``OLLAMA_HOST``, ``OLLAMA_ORIGINS``,
 ``OLLAMA_NO_CLOUD``. The stand-in's own: ``OLLAMA_STANDIN_RECORD`` (default
-``$HOME/.ollama/standin-requests.jsonl``), ``OLLAMA_STANDIN_CHUNKS`` (tokens a
-generation streams when the request sets no limit, default 5) and
-``OLLAMA_STANDIN_CHUNK_INTERVAL_MS`` (pause before each token, default 10). A
-request limits its tokens the way real clients do: ``options.num_predict``,
-``max_tokens`` or ``max_output_tokens``.
+``$HOME/.ollama/standin-requests.jsonl``), ``OLLAMA_STANDIN_CHUNKS`` (tokens of
+the natural answer, default 5), ``OLLAMA_STANDIN_RUN_TO_LIMIT`` (above) and
+``OLLAMA_STANDIN_CHUNK_INTERVAL_MS`` (pause before each token, default 10).
 """
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import hashlib
 import http.client
 import ipaddress
 import itertools
 import json
+import math
 import os
+import random
 import re
+import secrets
 import signal
 import socket
+import string
+import struct
 import sys
 import threading
 import time
@@ -109,6 +132,11 @@ def as_json(status: int, value: object) -> Reply:
     return Reply(status, _compact(value).encode(), JSON)
 
 
+def encoded(status: int, value: object) -> Reply:
+    """``json.NewEncoder(w).Encode``, as the /v1 middlewares write their answers: a trailing newline, no charset."""
+    return Reply(status, f"{_compact(value)}\n".encode(), "application/json")
+
+
 def redirect(status: int, location: str, method: str) -> Reply:
     """Go's ``http.Redirect``: a short HTML body for GET and HEAD only."""
     body = f'<a href="{location}">{http.client.responses[status]}</a>.\n\n' if method in ("GET", "HEAD") else ""
@@ -119,18 +147,30 @@ def ndjson(chunks: Iterator[dict]) -> Stream:
     return Stream(NDJSON, (f"{_compact(chunk)}\n".encode() for chunk in chunks))
 
 
-def sse(events: Iterator[tuple[str | None, object]]) -> Stream:
-    """Server-sent events: ``event:`` line when named, ``data:`` JSON (or a bare string such as [DONE])."""
+def sse(events: Iterator[tuple[str | None, object]], sort_keys: bool = False) -> Stream:
+    """Server-sent events: ``event:`` line when named, ``data:`` JSON (or a bare string such as [DONE]).
+
+    ``sort_keys`` for data Ollama builds as Go maps, which ``json.Marshal`` writes with sorted keys.
+    """
 
     def frame(name: str | None, data: object) -> bytes:
-        payload = data if isinstance(data, str) else _compact(data)
+        payload = data if isinstance(data, str) else _compact(data, sort_keys)
         return (f"event: {name}\n" if name else "").encode() + f"data: {payload}\n\n".encode()
 
     return Stream(SSE, (frame(name, data) for name, data in events))
 
 
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
+_GO_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def _compact(value: object, sort_keys: bool = False) -> str:
+    """Go's ``json.Marshal``: compact, raw UTF-8 (U+FFFD for a lone surrogate), ``<>&`` and U+2028/9 escaped.
+
+    >>> _compact({"text": "<café>"})
+    '{"text":"\\\\u003ccafé\\\\u003e"}'
+    """
+    written = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    return re.sub("[\ud800-\udfff]", "\ufffd", written).translate(_GO_ESCAPES)
 
 
 # --- Requests ------------------------------------------------------------------------
@@ -345,7 +385,10 @@ def host_allowed(host_header: str) -> bool:
 
 
 def _now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Now as Go writes a ``time.Time`` in UTC: RFC 3339, nanoseconds without trailing zeros."""
+    now = time.time_ns()
+    fraction = f"{now % 10**9:09d}".rstrip("0")
+    return datetime.fromtimestamp(now // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
 def _parse_time(value: str) -> datetime:
@@ -353,10 +396,14 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value))
 
 
+def _tagged(name: str) -> str:
+    """A model name as Ollama normalises it: an untagged name means ``:latest``."""
+    return name if ":" in name else f"{name}:latest"
+
+
 def find_model(name: str) -> dict | None:
-    """The fake model named ``name`` (an untagged name means ``:latest``, as in Ollama)."""
-    wanted = name if ":" in name else f"{name}:latest"
-    return next((model for model in MODELS if model["name"] == wanted), None)
+    """The fake model named ``name``, in any case (Ollama adopts the casing of the model it has)."""
+    return next((model for model in MODELS if model["name"].lower() == _tagged(name).lower()), None)
 
 
 def _details(model: dict) -> dict:
@@ -376,8 +423,9 @@ def _openai_model(model: dict) -> dict:
     return {"id": model["name"], "object": "model", "created": created, "owned_by": "library"}
 
 
-def _openai_error(status: int, message: str, kind: str = "api_error") -> Reply:
-    return as_json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+def _flag(name: str) -> bool:
+    """A yes/no variable of the environment: unset, empty, 0 and false are no."""
+    return _env(os.environ, name) not in ("", "0", "false")
 
 
 def root(request: Request) -> Reply:
@@ -399,7 +447,7 @@ def running(request: Request) -> Reply:
 
 
 def status(request: Request) -> Reply:
-    disabled = _env(os.environ, "OLLAMA_NO_CLOUD") not in ("", "0", "false")
+    disabled = _flag("OLLAMA_NO_CLOUD")
     return as_json(200, {"cloud": {"disabled": disabled, "source": "env" if disabled else "none"}})
 
 
@@ -425,7 +473,9 @@ def blob_missing(request: Request) -> Reply:
 
 
 def _wants_stream(body: dict, default: bool) -> bool:
-    return bool(body.get("stream", default))
+    """The request's ``stream``; ``default`` when it is absent or null, as Go leaves a nil ``*bool``."""
+    value = body.get("stream")
+    return default if value is None else bool(value)
 
 
 def progress(*steps: str) -> Callable[[Request], Reply | Stream]:
@@ -443,13 +493,16 @@ def progress(*steps: str) -> Callable[[Request], Reply | Stream]:
 
 
 def show(request: Request) -> Reply:
+    """ShowHandler: the model named by ``model``, else by ``name`` (the Go client writes both, one empty)."""
     body = _body_or_error(request)
     if isinstance(body, Reply):
         return body
-    name = body.get("model") or body.get("name") or ""
+    name = _string(body.get("model")) or _string(body.get("name"))
+    if not name:
+        return as_json(400, {"error": "model is required"})
     model = find_model(name)
     if model is None:
-        return as_json(404, {"error": f"model '{name}' not found"})
+        return as_json(404, {"error": f"model '{_tagged(name)}' not found"})
     return as_json(200, {
         "modelfile": f"FROM {model['name']}\n", "parameters": "stop \"<|eot_id|>\"",
         "template": "{{ .Prompt }}", "details": _details(model),
@@ -466,26 +519,180 @@ def delete(request: Request) -> Reply:
     return Reply(200) if find_model(name) else as_json(404, {"error": f"model '{name}' not found"})
 
 
-def embed(request: Request) -> Reply:
-    return _with_model(request, lambda body, model: as_json(200, {
-        "model": model["name"], "embeddings": [[0.010071, -0.001759, 0.050072]], "prompt_eval_count": 8}))
-
-
-def embeddings(request: Request) -> Reply:
-    return _with_model(request, lambda body, model: as_json(200, {"embedding": [0.567, 0.009, 0.231]}))
-
-
-def openai_embeddings(request: Request) -> Reply:
-    return _with_model(request, lambda body, model: as_json(200, {
-        "object": "list", "data": [{"object": "embedding", "embedding": [0.010071, -0.001759], "index": 0}],
-        "model": model["name"], "usage": {"prompt_tokens": 8, "total_tokens": 8}}), openai=True)
-
-
 def transcription(request: Request) -> Reply:
     return as_json(200, {"text": "".join(WORDS)})
 
 
-# --- Generations: every one streams the same tokens, framed per API ---------------------------------
+def list_openai_models(request: Request) -> Reply:
+    return encoded(200, {"object": "list", "data": [_openai_model(model) for model in MODELS]})
+
+
+def retrieve_openai_model(request: Request) -> Reply:
+    """RetrieveMiddleware over ShowHandler: a missing model is show's 404, as an OpenAI error."""
+    name = request.params["model"]
+    model = find_model(name)
+    if model is None:
+        return _handler_error("openai", 404, f"model '{_tagged(name)}' not found")
+    return encoded(200, {**_openai_model(model), "id": name})  # ToModel: the id as the path gave it
+
+
+# --- Embeddings (EmbedHandler, EmbeddingsHandler, the /v1 EmbeddingsMiddleware) -------------
+
+EMBEDDING_LENGTH = 8
+
+
+def embed(request: Request) -> Reply | Stream:
+    return _with_model(request, _embed, missing=_not_pulled)
+
+
+def _embed(body: dict) -> Reply:
+    """/api/embed: one L2-normalised vector per input text; an empty input has none."""
+    texts = _embed_inputs(body.get("input"))
+    if texts is None:
+        return as_json(400, {"error": "invalid input type"})
+    if not texts:
+        return as_json(200, {"model": body["model"], "embeddings": []})
+    vectors = _embeddings(texts, body.get("dimensions"))
+    return as_json(200, {"model": body["model"], "embeddings": [[_float32_json(value) for value in vector]
+                                                               for vector in vectors],
+                         "total_duration": 14_000_000, "load_duration": 1_000_000, "prompt_eval_count": _tokens_in(texts)})
+
+
+def embeddings(request: Request) -> Reply | Stream:
+    return _with_model(request, _embedding, missing=_not_pulled)
+
+
+def _embedding(body: dict) -> Reply:
+    """/api/embeddings, the older route: the model's vector for ``prompt``, not normalised, as float64s."""
+    prompt = _string(body.get("prompt"))
+    return as_json(200, {"embedding": _raw_embedding(prompt) if prompt else []})
+
+
+def openai_embeddings(request: Request) -> Reply | Stream:
+    """/v1/embeddings: the middleware's checks of ``encoding_format`` and ``input``, then /api/embed as a list."""
+    body = _body_or_error(request, "openai")
+    if isinstance(body, Reply):
+        return body
+    encoding = _string(body.get("encoding_format"))
+    if encoding.lower() not in ("", "float", "base64"):
+        return as_json(400, _error_body("openai", 400, f"Invalid value for 'encoding_format' = {encoding}. "
+                                                       "Supported values: ['float', 'base64']."))
+    if body.get("input") is None or body.get("input") == []:
+        return as_json(400, _error_body("openai", 400, "invalid input"))
+    return _known_model(body, lambda body: _openai_embeddings(body, encoding.lower() == "base64"), "openai", _not_pulled)
+
+
+def _openai_embeddings(body: dict, base64_wanted: bool) -> Reply:
+    texts = _embed_inputs(body["input"] or [""])  # the middleware turns "" into [""]
+    if texts is None:
+        return _handler_error("openai", 400, "invalid input type")
+    vectors = _embeddings(texts, body.get("dimensions"))
+    data = [{"object": "embedding",
+             "embedding": _base64_floats(vector) if base64_wanted else [_float32_json(value) for value in vector],
+             "index": index} for index, vector in enumerate(vectors)]
+    usage = {"prompt_tokens": _tokens_in(texts), "total_tokens": _tokens_in(texts)}
+    return encoded(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+
+def _embed_inputs(value: object) -> list[str] | None:
+    """EmbedHandler's input as texts: a string (none when empty) or a list of strings; None when it is neither."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def _tokens_in(texts: list[str]) -> int:
+    return sum(max(1, len(text.split())) for text in texts)
+
+
+def _raw_embedding(text: str) -> list[float]:
+    """The model's vector for a text: float32s drawn from its SHA-256, each 0.05 to 0.95 in size (never tiny,
+    so Python writes each number with the digits Go writes)."""
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).digest()
+    words = [int.from_bytes(digest[2 * i:2 * i + 2], "big") for i in range(EMBEDDING_LENGTH)]
+    return [_float32((-1 if word & 0x8000 else 1) * (0.05 + 0.9 * (word & 0x7FFF) / 0x8000)) for word in words]
+
+
+def _embeddings(texts: list[str], dimensions: object) -> list[list[float]]:
+    """EmbedHandler's vectors: normalised, then cut to ``dimensions`` and normalised again when that is fewer."""
+    vectors = [_normalised(_raw_embedding(text)) for text in texts]
+    if isinstance(dimensions, int) and 0 < dimensions < EMBEDDING_LENGTH:
+        return [_normalised(vector[:dimensions]) for vector in vectors]
+    return vectors
+
+
+def _normalised(vector: list[float]) -> list[float]:
+    """``normalize`` in routes.go, in float32 arithmetic as Go does it."""
+    total = 0.0
+    for value in vector:
+        total = _float32(total + _float32(value * value))
+    scale = _float32(1 / max(math.sqrt(total), 1e-12))
+    return [_float32(value * scale) for value in vector]
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to a float32."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def _float32_json(value: float) -> float:
+    """A float32 as Go's ``json.Marshal`` writes it: the fewest digits that read back as that float32.
+
+    >>> _float32_json(_float32(0.1))
+    0.1
+    """
+    return next(short for digits in range(1, 10) if _float32(short := float(f"{value:.{digits}g}")) == value)
+
+
+def _base64_floats(vector: list[float]) -> str:
+    """``floatsToBase64``: the vector as little-endian float32s, in standard base64."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+# --- Generations: the model's answer, then each API's framing of it -------------------------------
+
+PROMPT_TOKENS = 26  # every prompt's prompt_eval_count
+
+
+@dataclass
+class Answer:
+    """What the model says to one request: text tokens, or one call of a tool the request offers."""
+
+    words: list[str]
+    done_reason: str  # Ollama's: "stop" when the model ended it, "length" when the request's limit cut it
+    call: dict | None = None  # an api.ToolCall: {"id", "function": {"index", "name", "arguments"}}
+
+    @property
+    def eval_count(self) -> int:
+        return 1 if self.call else len(self.words)
+
+    def pieces(self) -> Iterator[str | dict]:
+        """Each token, or the tool call, after the configured pause, as the model emits them."""
+        interval = int(os.environ.get("OLLAMA_STANDIN_CHUNK_INTERVAL_MS", "10")) / 1000
+        for piece in [self.call] if self.call else self.words:
+            time.sleep(interval)
+            yield piece
+
+
+def answer(body: dict, turns: object) -> Answer:
+    """The answer to a request whose conversation is ``turns`` (its messages, or its Responses input).
+
+    A tool call when the request offers tools and its last turn, the user's, names one of them; else the
+    natural answer, OLLAMA_STANDIN_CHUNKS tokens. A limit at or below that cuts it ("length": llama.cpp
+    stops at the limit before it samples the end); a higher one changes nothing, unless
+    OLLAMA_STANDIN_RUN_TO_LIMIT is set: then every answer with a limit runs to it.
+    """
+    call = _tool_call(body.get("tools"), turns)
+    if call:
+        return Answer([], "stop", call)
+    natural, limit = int(os.environ.get("OLLAMA_STANDIN_CHUNKS", "5")), _token_limit(body)
+    if limit and (limit <= natural or _flag("OLLAMA_STANDIN_RUN_TO_LIMIT")):
+        return Answer(_words(limit), "length")
+    return Answer(_words(natural), "stop")
 
 
 def _token_limit(body: dict) -> int | None:
@@ -496,16 +703,69 @@ def _token_limit(body: dict) -> int | None:
     return None
 
 
-def _token_count(body: dict) -> int:
-    return _token_limit(body) or int(os.environ.get("OLLAMA_STANDIN_CHUNKS", "5"))
+def _words(count: int) -> list[str]:
+    return list(itertools.islice(itertools.cycle(WORDS), count))
 
 
-def tokens(count: int) -> Iterator[str]:
-    """``count`` tokens, each after the configured pause, as a model would emit them."""
-    interval = int(os.environ.get("OLLAMA_STANDIN_CHUNK_INTERVAL_MS", "10")) / 1000
-    for word in itertools.islice(itertools.cycle(WORDS), count):
-        time.sleep(interval)
-        yield word
+def _text(pieces: list[str | dict]) -> str:
+    return "".join(piece for piece in pieces if isinstance(piece, str))
+
+
+def _calls(pieces: list[str | dict]) -> list[dict]:
+    return [piece for piece in pieces if isinstance(piece, dict)]
+
+
+def _tool_call(tools: object, turns: object) -> dict | None:
+    """A call of the first offered tool whose name the user's last turn mentions (as a whole word), with
+    arguments made from its schema; None when there is no such tool or the last turn is not the user's
+    (a tool's result, say: the model then answers in text)."""
+    said = _last_user_text(turns)
+    for name, schema in _offered_tools(tools):
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", said):
+            call_id = "call_" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+            return {"id": call_id, "function": {"index": 0, "name": name, "arguments": _arguments(schema)}}
+    return None
+
+
+def _last_user_text(turns: object) -> str:
+    """The text of the conversation's last turn when it is the user's: a Responses input string, or the
+    last message's (or input item's) content, a string or text parts."""
+    if isinstance(turns, str):
+        return turns
+    last = turns[-1] if isinstance(turns, list) and turns and isinstance(turns[-1], dict) else {}
+    if last.get("role") != "user":  # a tool's result, a function_call_output item: not the user's turn
+        return ""
+    content = last.get("content")
+    parts = content if isinstance(content, list) else [{"text": content}]
+    return " ".join(part["text"] for part in parts if isinstance(part, dict) and isinstance(part.get("text"), str))
+
+
+def _offered_tools(tools: object) -> Iterator[tuple[str, dict]]:
+    """(name, argument schema) of each tool, in any API's shape: ``{"function": {name, parameters}}`` (Ollama,
+    OpenAI chat), ``{name, parameters}`` (Responses) or ``{name, input_schema}`` (Anthropic)."""
+    for tool in tools if isinstance(tools, list) else []:
+        spec = tool.get("function", tool) if isinstance(tool, dict) else None
+        if isinstance(spec, dict) and _string(spec.get("name")):
+            schema = spec.get("parameters") or spec.get("input_schema")
+            yield spec["name"], schema if isinstance(schema, dict) else {}
+
+
+ZERO_VALUES = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+
+
+def _arguments(schema: dict) -> dict:
+    """A value for each required property, in the schema's order: its first enum value, else its type's zero."""
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    required = schema.get("required") if isinstance(schema.get("required"), list) else []
+    return {name: _example(spec) for name, spec in properties.items() if name in required}
+
+
+def _example(spec: object) -> object:
+    spec = spec if isinstance(spec, dict) else {}
+    if isinstance(spec.get("enum"), list) and spec["enum"]:
+        return spec["enum"][0]
+    kind = spec.get("type")
+    return ZERO_VALUES.get(kind[0] if isinstance(kind, list) and kind else kind)
 
 
 def stamped(chunk: dict) -> dict:
@@ -513,62 +773,102 @@ def stamped(chunk: dict) -> dict:
     return dict(chunk, standin_sent_ns=time.time_ns())
 
 
-def _done_reason(body: dict) -> str:
-    return "length" if _token_limit(body) else "stop"
-
-
-def _timings(count: int) -> dict:
-    return {"total_duration": 1_200_000_000, "load_duration": 40_000_000, "prompt_eval_count": 26,
+def _metrics(count: int) -> dict:
+    return {"total_duration": 1_200_000_000, "load_duration": 40_000_000, "prompt_eval_count": PROMPT_TOKENS,
             "prompt_eval_duration": 90_000_000, "eval_count": count, "eval_duration": count * 12_000_000}
 
 
+def _is_zero_duration(value: object) -> bool:
+    """Whether ``keep_alive`` is zero as api.Duration reads it: seconds as a number, or a Go duration string.
+
+    >>> [_is_zero_duration(value) for value in (0, "0", "0s", "0m0.0s", 1, "5m", None)]
+    [True, True, True, True, False, False, False]
+    """
+    if isinstance(value, str):
+        return bool(re.fullmatch(r"[-+]?(?:(?:0+\.?0*|\.0+)(?:ns|us|µs|μs|ms|s|m|h))+|[-+]?0", value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value * 1e9 < 1
+
+
 def generate(request: Request) -> Reply | Stream:
-    return _with_model(request, lambda body, model: _native(body, model, lambda token: {"response": token}))
+    return _with_model(request, _generate)
+
+
+def _generate(body: dict) -> Reply | Stream:
+    """/api/generate: the prompt's answer; no prompt loads the model, or unloads it with keep_alive 0."""
+    if not _string(body.get("prompt")):
+        return _loaded(body, {"response": ""})
+    said = answer(body, None)
+    context = {} if body.get("raw") else {"context": list(range(1, PROMPT_TOKENS + said.eval_count + 1))}
+    final = {"done": True, "done_reason": said.done_reason, **context, **_metrics(said.eval_count)}
+    return _native(body, said, lambda pieces: {"response": _text(pieces)}, final)
 
 
 def chat(request: Request) -> Reply | Stream:
-    return _with_model(request, lambda body, model: _native(
-        body, model, lambda token: {"message": {"role": "assistant", "content": token}}))
+    return _with_model(request, _chat)
 
 
-def _native(body: dict, model: dict, content: Callable[[str], dict]) -> Reply | Stream:
-    """/api/generate and /api/chat: NDJSON by default, one object with stream false."""
-    count = _token_count(body)
-    head = {"model": model["name"]}
-    final = {"done": True, "done_reason": _done_reason(body), **_timings(count)}
-    if not _wants_stream(body, True):
-        return as_json(200, {**head, "created_at": _now_rfc3339(), **content("".join(tokens(count))), **final})
+def _chat(body: dict) -> Reply | Stream:
+    """/api/chat: the messages' answer, text or tool calls; no messages loads the model, or unloads it."""
+    if not body.get("messages"):
+        return _loaded(body, {"message": {"role": "assistant", "content": ""}})
+    said = answer(body, body["messages"])
+    final = {"done": True, "done_reason": said.done_reason, **_metrics(said.eval_count)}
+    return _native(body, said, lambda pieces: {"message": _chat_message(pieces)}, final)
+
+
+def _chat_message(pieces: list[str | dict]) -> dict:
+    """An api.Message: the pieces' text, and their tool calls when there are any."""
+    message = {"role": "assistant", "content": _text(pieces)}
+    return {**message, "tool_calls": _calls(pieces)} if _calls(pieces) else message
+
+
+def _loaded(body: dict, empty: dict) -> Reply:
+    """The answer to a request with nothing to generate: done_reason unload with keep_alive 0, else load."""
+    reason = "unload" if _is_zero_duration(body.get("keep_alive")) else "load"
+    return as_json(200, {"model": body["model"], "created_at": _now_rfc3339(), **empty, "done": True,
+                         "done_reason": reason})
+
+
+def _native(body: dict, said: Answer, content: Callable[[list], dict], final: dict) -> Reply | Stream:
+    """/api/generate and /api/chat: NDJSON by default, one chunk per piece then the final one (api/types.go's
+    field order); with stream false, one object holding everything."""
+
+    def chunk(pieces: list, rest: dict) -> dict:
+        return {"model": body["model"], "created_at": _now_rfc3339(), **content(pieces), **rest}
 
     def chunks() -> Iterator[dict]:
-        for token in tokens(count):
-            yield stamped({**head, "created_at": _now_rfc3339(), **content(token), "done": False})
-        yield stamped({**head, "created_at": _now_rfc3339(), **content(""), **final})
+        for piece in said.pieces():
+            yield stamped(chunk([piece], {"done": False}))
+        yield stamped(chunk([], final))
 
-    return ndjson(chunks())
+    return ndjson(chunks()) if _wants_stream(body, True) else as_json(200, chunk(list(said.pieces()), final))
 
 
 def chat_completions(request: Request) -> Reply | Stream:
-    return _with_model(request, _chat_completions, openai=True)
+    return _with_model(request, _chat_completions, "openai")
 
 
-def _chat_completions(body: dict, model: dict) -> Reply | Stream:
-    count, finish = _token_count(body), _done_reason(body)
-    head = {"id": f"chatcmpl-{count}", "object": "chat.completion", "created": int(time.time()),
-            "model": model["name"], "system_fingerprint": "fp_ollama"}
-    usage = {"prompt_tokens": 26, "completion_tokens": count, "total_tokens": 26 + count}
+def _chat_completions(body: dict) -> Reply | Stream:
+    """/v1/chat/completions as ChatMiddleware writes it: the role in the first delta only, then a finish chunk
+    with an empty delta ("tool_calls" after a tool call), the usage chunk if asked, [DONE]."""
+    said = answer(body, body.get("messages"))
+    head = {"id": f"chatcmpl-{random.randrange(999)}", "object": "chat.completion", "created": int(time.time()),
+            "model": body["model"], "system_fingerprint": "fp_ollama"}
+    usage = _openai_usage(said)
+    finish = "tool_calls" if said.call else said.done_reason
     if not _wants_stream(body, False):
-        message = {"role": "assistant", "content": "".join(tokens(count))}
-        return as_json(200, {**head, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        pieces = list(said.pieces())
+        message = {"role": "assistant", "content": _text(pieces), **_openai_tool_calls(pieces)}
+        return encoded(200, {**head, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                              "usage": usage})
     head["object"] = "chat.completion.chunk"
 
-    def choice(content: str, reason: str | None) -> dict:
-        return {"index": 0, "delta": {"role": "assistant", "content": content}, "finish_reason": reason}
-
     def events() -> Iterator[tuple[None, object]]:
-        for token in tokens(count):
-            yield None, stamped({**head, "choices": [choice(token, None)]})
-        yield None, stamped({**head, "choices": [choice("", finish)]})
+        for position, piece in enumerate(said.pieces()):
+            delta = {**({"role": "assistant"} if position == 0 else {}), "content": _text([piece]),
+                     **_openai_tool_calls([piece])}
+            yield None, stamped({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        yield None, stamped({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             yield None, stamped({**head, "choices": [], "usage": usage})
         yield None, "[DONE]"
@@ -576,130 +876,294 @@ def _chat_completions(body: dict, model: dict) -> Reply | Stream:
     return sse(events())
 
 
+def _openai_usage(said: Answer) -> dict:
+    return {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": said.eval_count,
+            "total_tokens": PROMPT_TOKENS + said.eval_count}
+
+
+def _openai_tool_calls(pieces: list[str | dict]) -> dict:
+    """``tool_calls`` as ``ToToolCalls`` writes them (arguments as a JSON string), or nothing."""
+    calls = [{"id": call["id"], "index": call["function"]["index"], "type": "function",
+              "function": {"name": call["function"]["name"], "arguments": _compact(call["function"]["arguments"])}}
+             for call in _calls(pieces)]
+    return {"tool_calls": calls} if calls else {}
+
+
 def completions(request: Request) -> Reply | Stream:
-    return _with_model(request, _completions, openai=True)
+    return _with_model(request, _completions, "openai")
 
 
-def _completions(body: dict, model: dict) -> Reply | Stream:
-    count, finish = _token_count(body), _done_reason(body)
-    head = {"id": f"cmpl-{count}", "object": "text_completion", "created": int(time.time()),
-            "model": model["name"], "system_fingerprint": "fp_ollama"}
+def _completions(body: dict) -> Reply | Stream:
+    """/v1/completions as CompleteWriter writes it: one chunk per generate chunk (choices before model)."""
+    said = answer(body, None)
+    head = {"id": f"cmpl-{random.randrange(999)}", "object": "text_completion", "created": int(time.time())}
+    tail = {"model": body["model"], "system_fingerprint": "fp_ollama"}
+
+    def choice(piece: str, reason: str | None) -> dict:
+        return {"text": piece, "index": 0, "finish_reason": reason}
+
     if not _wants_stream(body, False):
-        return as_json(200, {**head, "choices": [{"text": "".join(tokens(count)), "index": 0,
-                                                  "finish_reason": finish}]})
+        return encoded(200, {**head, **tail, "choices": [choice(_text(list(said.pieces())), said.done_reason)],
+                             "usage": _openai_usage(said)})
+    with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    zero = {"usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}} if with_usage else {}
 
     def events() -> Iterator[tuple[None, object]]:
-        for token in tokens(count):
-            yield None, stamped({**head, "choices": [{"text": token, "index": 0, "finish_reason": None}]})
-        yield None, stamped({**head, "choices": [{"text": "", "index": 0, "finish_reason": finish}]})
+        for piece in said.pieces():
+            yield None, stamped({**head, "choices": [choice(piece, None)], **tail, **zero})
+        yield None, stamped({**head, "choices": [choice("", said.done_reason)], **tail, **zero})
+        if with_usage:
+            yield None, stamped({**head, "choices": [], **tail, "usage": _openai_usage(said)})
         yield None, "[DONE]"
 
     return sse(events())
 
 
 def messages(request: Request) -> Reply | Stream:
-    return _with_model(request, _messages, anthropic=True)
+    return _with_model(request, _messages, "anthropic")
 
 
-def _messages(body: dict, model: dict) -> Reply | Stream:
-    """/v1/messages: the events in the order anthropic/anthropic.go emits them."""
-    count = _token_count(body)
-    stop = "max_tokens" if _token_limit(body) else "end_turn"
-    message = {"id": f"msg_{count:024d}", "type": "message", "role": "assistant", "model": model["name"],
-               "content": [], "stop_reason": None, "stop_sequence": None,
-               "usage": {"input_tokens": 26, "output_tokens": 0}}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}  # anthropic.mapStopReason
+
+
+def _messages(body: dict) -> Reply | Stream:
+    """/v1/messages: anthropic.StreamConverter's events in its order; a tool call is a tool_use block."""
+    said = answer(body, body.get("messages"))
+    stop = "tool_use" if said.call else STOP_REASONS[said.done_reason]
+    message = {"id": f"msg_{secrets.token_hex(12)}", "type": "message", "role": "assistant", "model": body["model"]}
+    usage = {"input_tokens": PROMPT_TOKENS, "output_tokens": said.eval_count}
     if not _wants_stream(body, False):
-        text_block = {"type": "text", "text": "".join(tokens(count))}
-        return as_json(200, {**message, "content": [text_block], "stop_reason": stop,
-                             "usage": {"input_tokens": 26, "output_tokens": count}})
+        pieces = list(said.pieces())
+        text_block = [{"type": "text", "text": _text(pieces)}] if _text(pieces) else []
+        content = text_block + [_tool_use(call, call["function"]["arguments"]) for call in _calls(pieces)]
+        return encoded(200, {**message, "content": content, "stop_reason": stop, "usage": usage})
 
-    def events() -> Iterator[tuple[str, object]]:
-        yield "message_start", stamped({"type": "message_start", "message": message})
-        yield "content_block_start", stamped({"type": "content_block_start", "index": 0,
-                                              "content_block": {"type": "text", "text": ""}})
-        for token in tokens(count):
-            yield "content_block_delta", stamped({"type": "content_block_delta", "index": 0,
-                                                  "delta": {"type": "text_delta", "text": token}})
-        yield "content_block_stop", stamped({"type": "content_block_stop", "index": 0})
-        yield "message_delta", stamped({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                                        "usage": {"output_tokens": count}})
-        yield "message_stop", stamped({"type": "message_stop"})
+    def event(kind: str, **fields: object) -> tuple[str, dict]:
+        return kind, stamped({"type": kind, **fields})
+
+    def events() -> Iterator[tuple[str, dict]]:
+        pieces = said.pieces()
+        first = next(pieces, None)
+        yield event("message_start", message={**message, "content": [],
+                                              "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": 0}})
+        if isinstance(first, dict):
+            yield event("content_block_start", index=0, content_block=_tool_use(first, {}))
+            yield event("content_block_delta", index=0, delta={
+                "type": "input_json_delta", "partial_json": _compact(first["function"]["arguments"])})
+            yield event("content_block_stop", index=0)
+        elif first is not None:
+            yield event("content_block_start", index=0, content_block={"type": "text", "text": ""})
+            for token in itertools.chain([first], pieces):
+                yield event("content_block_delta", index=0, delta={"type": "text_delta", "text": token})
+            yield event("content_block_stop", index=0)
+        yield event("message_delta", delta={"stop_reason": stop}, usage=usage)
+        yield event("message_stop")
 
     return sse(events())
+
+
+def _tool_use(call: dict, arguments: dict) -> dict:
+    return {"type": "tool_use", "id": call["id"], "name": call["function"]["name"], "input": arguments}
 
 
 def responses(request: Request) -> Reply | Stream:
-    return _with_model(request, _responses, openai=True)
+    return _with_model(request, _responses, "openai")
 
 
-def _responses(body: dict, model: dict) -> Reply | Stream:
-    count = _token_count(body)
-    item = {"type": "message", "id": f"msg_{count}", "status": "completed", "role": "assistant"}
-    response = {"id": f"resp_{count}", "object": "response", "created_at": int(time.time()), "model": model["name"],
-                "status": "in_progress", "output": []}
-    usage = {"input_tokens": 26, "output_tokens": count, "total_tokens": 26 + count}
-
-    def completed(output_text: str) -> dict:
-        part = {"type": "output_text", "text": output_text, "annotations": []}
-        return {**response, "status": "completed", "output": [{**item, "content": [part]}], "usage": usage}
-
-    if not _wants_stream(body, False):
-        return as_json(200, completed("".join(tokens(count))))
-
-    def events() -> Iterator[tuple[str, object]]:
-        sequence = itertools.count()
-        yield "response.created", stamped({"type": "response.created", "sequence_number": next(sequence),
-                                           "response": response})
-        said = ""
-        for token in tokens(count):
-            said += token
-            yield "response.output_text.delta", stamped({
-                "type": "response.output_text.delta", "sequence_number": next(sequence), "item_id": item["id"],
-                "output_index": 0, "content_index": 0, "delta": token})
-        yield "response.output_text.done", stamped({
-            "type": "response.output_text.done", "sequence_number": next(sequence), "item_id": item["id"],
-            "output_index": 0, "content_index": 0, "text": said})
-        yield "response.completed", stamped({"type": "response.completed", "sequence_number": next(sequence),
-                                             "response": completed(said)})
-
-    return sse(events())
+def _responses(body: dict) -> Reply | Stream:
+    """/v1/responses: ResponsesMiddleware over the chat handler (openai/responses.go). Ollama reports an
+    answer cut at max_output_tokens as completed too: its usage shows the cut."""
+    said = answer(body, body.get("input"))
+    response_id, item_id = f"resp_{random.randrange(999999)}", f"msg_{random.randrange(999999)}"
+    if _wants_stream(body, False):
+        return sse(_responses_events(body, said, response_id, item_id), sort_keys=True)
+    pieces = list(said.pieces())
+    output = ([_function_call_item(f"fc_{response_id}_0", call) for call in _calls(pieces)]
+              or [_message_item(item_id, _text(pieces))])
+    now = int(time.time())
+    return encoded(200, _response(body, response_id, "completed", output, _responses_usage(said), now, now))
 
 
-def list_openai_models(request: Request) -> Reply:
-    return as_json(200, {"object": "list", "data": [_openai_model(model) for model in MODELS]})
+def _responses_events(body: dict, said: Answer, response_id: str, item_id: str) -> Iterator[tuple[str, dict]]:
+    """ResponsesStreamConverter's events: created and in_progress with the first piece, the message's (or
+    the function call's) events, then completed. Every event's data is a Go map: its keys come out sorted."""
+    sequence = itertools.count()
+
+    def event(kind: str, **data: object) -> tuple[str, dict]:
+        return kind, stamped({**data, "type": kind, "sequence_number": next(sequence)})
+
+    def response(status: str, output: list | None, usage: dict | None = None, done: bool = False) -> dict:
+        now = int(time.time())
+        return _response(body, response_id, status, output, usage, now, now if done else None, streamed=True)
+
+    pieces = said.pieces()
+    first = next(pieces, None)
+    yield event("response.created", response=response("in_progress", []))
+    yield event("response.in_progress", response=response("in_progress", []))
+    output = None  # buildFinalOutput's, when the model said nothing at all
+    if isinstance(first, dict):
+        output = [_function_call_item(f"fc_{random.randrange(999999)}_0", first)]
+        yield from _function_call_events(event, output[0])
+    elif first is not None:
+        said_text = yield from _message_events(event, item_id, itertools.chain([first], pieces))
+        output = [_message_item(item_id, said_text)]
+    yield event("response.completed", response=response("completed", output, _responses_usage(said), done=True))
 
 
-def retrieve_openai_model(request: Request) -> Reply:
-    name = request.params["model"]
-    model = find_model(name)
-    return as_json(200, _openai_model(model)) if model else _openai_error(404, f'model "{name}" not found')
+def _message_events(event: Callable[..., tuple[str, dict]], item_id: str,
+                    tokens: Iterator[str]) -> Iterator[tuple[str, dict]]:
+    """The message item's events: added, its part added, one delta per token, then done; returns the text."""
+    where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    yield event("response.output_item.added", output_index=0, item=_message_item(item_id, None))
+    yield event("response.content_part.added", **where, part=_output_text(""))
+    said = ""
+    for token in tokens:
+        said += token
+        yield event("response.output_text.delta", **where, delta=token, logprobs=[])
+    yield event("response.output_text.done", **where, text=said, logprobs=[])
+    yield event("response.content_part.done", **where, part=_output_text(said))
+    yield event("response.output_item.done", output_index=0, item=_message_item(item_id, said))
+    return said
 
 
-def _body_or_error(request: Request, openai: bool = False, anthropic: bool = False) -> dict | Reply:
+def _function_call_events(event: Callable[..., tuple[str, dict]], item: dict) -> Iterator[tuple[str, dict]]:
+    """``emitFunctionCallEvents``: the item added, its whole arguments as one delta, done."""
+    where = {"item_id": item["id"], "output_index": 0}
+    yield event("response.output_item.added", output_index=0, item={**item, "status": "in_progress", "arguments": ""})
+    yield event("response.function_call_arguments.delta", **where, delta=item["arguments"])
+    yield event("response.function_call_arguments.done", **where, arguments=item["arguments"])
+    yield event("response.output_item.done", output_index=0, item=item)
+
+
+def _message_item(item_id: str, said: str | None) -> dict:
+    """An output message item, in progress and empty while ``said`` is None."""
+    content = [] if said is None else [_output_text(said)]
+    return {"id": item_id, "type": "message", "status": "in_progress" if said is None else "completed",
+            "role": "assistant", "content": content}
+
+
+def _output_text(said: str) -> dict:
+    return {"type": "output_text", "text": said, "annotations": [], "logprobs": []}
+
+
+def _function_call_item(item_id: str, call: dict) -> dict:
+    return {"id": item_id, "type": "function_call", "status": "completed", "call_id": call["id"],
+            "name": call["function"]["name"], "arguments": _compact(call["function"]["arguments"])}
+
+
+def _responses_usage(said: Answer) -> dict:
+    return {"input_tokens": PROMPT_TOKENS, "output_tokens": said.eval_count,
+            "total_tokens": PROMPT_TOKENS + said.eval_count, "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0}}
+
+
+def _response(body: dict, response_id: str, status: str, output: list | None, usage: dict | None, created_at: int,
+              completed_at: int | None, streamed: bool = False) -> dict:
+    """A response object in ResponsesResponse's field order, echoing the request as Ollama does."""
+    return {
+        "id": response_id, "object": "response", "created_at": created_at, "completed_at": completed_at,
+        "status": status, "incomplete_details": None, "model": body["model"], "previous_response_id": None,
+        "instructions": _string(body.get("instructions")) or None, "output": output, "error": None,
+        "tools": [_response_tool(tool) for tool in body.get("tools") or [] if isinstance(tool, dict)],
+        "tool_choice": "auto", "truncation": _string(body.get("truncation")) or "disabled",
+        "parallel_tool_calls": True, "text": {"format": _text_format(body)}, "top_p": _go_float(body.get("top_p")),
+        "presence_penalty": 0, "frequency_penalty": 0, "top_logprobs": 0,
+        "temperature": _go_float(body.get("temperature")), "reasoning": _reasoning(body, streamed), "usage": usage,
+        "max_output_tokens": body.get("max_output_tokens"), "max_tool_calls": None, "store": False,
+        "background": bool(body.get("background")), "service_tier": "default", "metadata": {},
+        "safety_identifier": None, "prompt_cache_key": None,
+    }
+
+
+def _response_tool(tool: dict) -> dict:
+    """A request tool echoed as a ResponsesTool; its parameters are a Go map (sorted keys)."""
+    parameters = tool.get("parameters")
+    return {"type": _string(tool.get("type")), "name": _string(tool.get("name")),
+            "description": tool.get("description"), "strict": tool.get("strict"),
+            "parameters": None if parameters is None else json.loads(json.dumps(parameters, sort_keys=True))}
+
+
+def _text_format(body: dict) -> dict:
+    """``text.format``: the request's (its name, schema and strict only when set), else plain text."""
+    text_field = body.get("text") if isinstance(body.get("text"), dict) else {}
+    wanted = text_field.get("format") if isinstance(text_field.get("format"), dict) else {"type": "text"}
+    return {"type": _string(wanted.get("type")), **({"name": wanted["name"]} if wanted.get("name") else {}),
+            **{key: wanted[key] for key in ("schema", "strict") if wanted.get(key) is not None}}
+
+
+def _reasoning(body: dict, streamed: bool) -> dict | None:
+    """The request's reasoning effort and summary, or null; the streamed map writes an unset one as null."""
+    asked = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+    echoed = {key: _string(asked.get(key)) or None for key in ("effort", "summary")}
+    if not any(echoed.values()):
+        return None
+    return echoed if streamed else {key: value for key, value in echoed.items() if value}
+
+
+def _go_float(value: object) -> object:
+    """A float64 request value (1 when unset) as Go writes it: no ``.0`` on a whole number."""
+    number = 1 if value is None else value
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+# --- Bodies, models and errors in each API's shape -------------------------------------------
+
+OPENAI_ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error"}  # openai.NewError
+ANTHROPIC_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                         404: "not_found_error", 429: "rate_limit_error", 503: "overloaded_error",
+                         529: "overloaded_error"}  # anthropic.NewError
+
+
+def _string(value: object) -> str:
+    """A string field as Go decodes it into a string: "" when absent or null."""
+    return value if isinstance(value, str) else ""
+
+
+def _error_body(api: str, status: int, message: str) -> dict:
+    """An error in the shape of ``api``: Ollama's ``{"error"}``, ``openai.NewError`` or ``anthropic.NewError``."""
+    if api == "openai":
+        return {"error": {"message": message, "type": OPENAI_ERROR_TYPES.get(status, "api_error"), "param": None,
+                          "code": None}}
+    if api == "anthropic":
+        return {"type": "error", "error": {"type": ANTHROPIC_ERROR_TYPES.get(status, "api_error"), "message": message},
+                "request_id": f"req_{secrets.token_hex(12)}"}
+    return {"error": message}
+
+
+def _handler_error(api: str, status: int, message: str) -> Reply:
+    """An error of Ollama's handler: gin's ``c.JSON`` on /api, rewritten by the middleware's writer on /v1."""
+    body = _error_body(api, status, message)
+    return as_json(status, body) if api == "ollama" else encoded(status, body)
+
+
+def _body_or_error(request: Request, api: str = "ollama") -> dict | Reply:
     """The JSON body, or the 400 each API family answers for a bad one."""
     try:
         return request.json_body()
     except (ValueError, TypeError) as error:
-        message = str(error)
-    if anthropic:
-        return as_json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}})
-    return _openai_error(400, message, "invalid_request_error") if openai else as_json(400, {"error": message})
+        return as_json(400, _error_body(api, 400, str(error)))
 
 
-def _with_model(request: Request, respond: Callable[[dict, dict], Reply | Stream],
-                openai: bool = False, anthropic: bool = False) -> Reply | Stream:
-    """Run ``respond(body, model)`` for a known model; a 404 in the API's own error shape otherwise."""
-    body = _body_or_error(request, openai, anthropic)
-    if isinstance(body, Reply):
-        return body
-    name = str(body.get("model", ""))
-    model = find_model(name)
-    if model is not None:
-        return respond(body, model)
-    message = f"model '{name}' not found"
-    if anthropic:
-        return as_json(404, {"type": "error", "error": {"type": "not_found_error", "message": message}})
-    return _openai_error(404, message) if openai else as_json(404, {"error": message})
+def _not_found(name: str) -> str:
+    return f"model '{name}' not found"
+
+
+def _not_pulled(name: str) -> str:
+    """``handleScheduleError`` for a model that is not there: the embedding routes' 404."""
+    return f"model {json.dumps(name)} not found, try pulling it first"
+
+
+def _with_model(request: Request, respond: Callable[[dict], Reply | Stream], api: str = "ollama",
+                missing: Callable[[str], str] = _not_found) -> Reply | Stream:
+    """Run ``respond(body)`` for a body naming a known model; a 404 in ``api``'s error shape otherwise."""
+    body = _body_or_error(request, api)
+    return body if isinstance(body, Reply) else _known_model(body, respond, api, missing)
+
+
+def _known_model(body: dict, respond: Callable[[dict], Reply | Stream], api: str,
+                 missing: Callable[[str], str]) -> Reply | Stream:
+    name = _string(body.get("model"))
+    return respond(body) if find_model(name) else _handler_error(api, 404, missing(name))
 
 
 # Ollama's route table (server/routes.go; see FIELD-NOTES), in gin's syntax: ":name" is

@@ -1,5 +1,10 @@
 """The Ollama stand-in as the tests run it: on 127.0.0.1, recording to a file of their own.
 
+Its answers with a token limit run to that limit (``OLLAMA_STANDIN_RUN_TO_LIMIT``),
+so a test streams for as long as it asks (``max_tokens`` N: N tokens, one every
+CHUNK_INTERVAL_MS); ``running_standin(path, OLLAMA_STANDIN_RUN_TO_LIMIT="")`` is
+a model that stops by itself after its natural answer, as Ollama's do.
+
 .. code:: python
 
     with running_standin(tmp_path) as ollama:
@@ -82,7 +87,7 @@ def running_standin(workdir: Path, **env: str) -> Iterator[Standin]:
     record = Record(workdir / "requests.jsonl")
     environment = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "OLLAMA_HOST": f"127.0.0.1:{port}",
                    "OLLAMA_STANDIN_RECORD": str(record.path),
-                   "OLLAMA_STANDIN_CHUNK_INTERVAL_MS": str(CHUNK_INTERVAL_MS), **env}
+                   "OLLAMA_STANDIN_CHUNK_INTERVAL_MS": str(CHUNK_INTERVAL_MS), "OLLAMA_STANDIN_RUN_TO_LIMIT": "1", **env}
     process = spawn([PYTHON, str(OLLAMA), "serve"], workdir / "ollama.log", environment)
     try:
         wait_until(lambda: answers(port), f"the Ollama stand-in answers on 127.0.0.1:{port}")

@@ -7,10 +7,13 @@ stream for real. Its CLI prints what the captures show.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import itertools
 import json
+import re
 import socket
+import struct
 import subprocess
 
 import pytest
@@ -199,3 +202,492 @@ def test_serve_exits_cleanly_on_sigterm(tmp_path):
     with running_standin(tmp_path) as ollama:
         process = ollama.process
     assert process.returncode == 0
+
+
+# --- Speaking like Ollama: the answers' shapes, per API ---------------------------------------------
+
+NATURAL = STANDIN.WORDS[:5]  # the natural answer: OLLAMA_STANDIN_CHUNKS tokens, 5 by default
+HI = [{"role": "user", "content": "hi"}]
+WEATHER = {"type": "object", "required": ["unit", "city"], "properties": {
+    "city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}, "days": {"type": "integer"}}}
+ARGUMENTS = {"city": "", "unit": "celsius"}  # the required properties, in the schema's order
+ASK_FOR_WEATHER = [{"role": "user", "content": "What is the weather in Paris? Use get_weather."}]
+CALL_ID = r"call_[a-z0-9]{8}"
+OPENAI_TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "w", "parameters": WEATHER}}]
+RESPONSES_TOOLS = [{"type": "function", "name": "get_weather", "description": "w", "parameters": WEATHER}]
+ANTHROPIC_TOOLS = [{"name": "get_weather", "description": "w", "input_schema": WEATHER}]
+METRICS = ["total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"]
+
+
+@pytest.fixture(scope="module")
+def natural(tmp_path_factory):
+    """A stand-in whose model stops by itself, as Ollama's do (the suite's own runs answers to their limit)."""
+    with running_standin(tmp_path_factory.mktemp("natural"), OLLAMA_STANDIN_RUN_TO_LIMIT="") as standin:
+        yield standin
+
+
+def post(ollama, path: str, fields: dict | bytes) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers with lower-case names, body) of one POST."""
+    connection = http.client.HTTPConnection("127.0.0.1", ollama.port, timeout=10)
+    try:
+        connection.request("POST", path, fields if isinstance(fields, bytes) else json.dumps(fields))
+        response = connection.getresponse()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def post_json(ollama, path: str, fields: dict) -> dict:
+    status, _, body = post(ollama, path, fields)
+    assert status == 200, body
+    return json.loads(body)
+
+
+def ordered_keys(body: bytes) -> list[str]:
+    """The top-level keys of a JSON object, in the order they were written."""
+    return [key for key, _ in json.loads(body, object_pairs_hook=lambda pairs: pairs)]
+
+
+def events(lines: list[bytes]) -> list[tuple[str | None, object]]:
+    """(``event:`` name or None, data) of each server-sent event; data is JSON, or the bare string."""
+    parsed, name = [], None
+    for line in (line.decode().rstrip("\n") for line in lines):
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            payload = line.removeprefix("data: ")
+            parsed.append((name, json.loads(payload) if payload.startswith("{") else payload))
+            name = None
+    return parsed
+
+
+def ndjson_lines(lines: list[bytes]) -> list[dict]:
+    return [json.loads(line) for line in lines]
+
+
+# Each generation API: its path, a request of it without a limit, the limit's field, and what its
+# non-streamed answer says (text, why it ended). Ollama's /v1/responses says "completed" either way.
+APIS = {
+    "/api/generate": ({"prompt": "hi", "stream": False}, lambda limit: {"options": {"num_predict": limit}},
+                      lambda answer: (answer["response"], answer["done_reason"]), ("stop", "length")),
+    "/api/chat": ({"messages": HI, "stream": False}, lambda limit: {"options": {"num_predict": limit}},
+                  lambda answer: (answer["message"]["content"], answer["done_reason"]), ("stop", "length")),
+    "/v1/chat/completions": ({"messages": HI}, lambda limit: {"max_tokens": limit},
+                             lambda answer: (answer["choices"][0]["message"]["content"],
+                                             answer["choices"][0]["finish_reason"]), ("stop", "length")),
+    "/v1/completions": ({"prompt": "hi"}, lambda limit: {"max_tokens": limit},
+                        lambda answer: (answer["choices"][0]["text"], answer["choices"][0]["finish_reason"]),
+                        ("stop", "length")),
+    "/v1/messages": ({"messages": HI}, lambda limit: {"max_tokens": limit},
+                     lambda answer: (answer["content"][0]["text"], answer["stop_reason"]), ("end_turn", "max_tokens")),
+    "/v1/responses": ({"input": "hi"}, lambda limit: {"max_output_tokens": limit},
+                      lambda answer: (answer["output"][0]["content"][0]["text"], answer["status"]),
+                      ("completed", "completed")),
+}
+
+
+def generated(ollama, path: str, limit: int | None, model: str) -> tuple[str, str]:
+    fields, limit_field, read, _ = APIS[path]
+    return read(post_json(ollama, path, {"model": model, **fields, **(limit_field(limit) if limit else {})}))
+
+
+@pytest.mark.parametrize("limit", [None, 6, 32000], ids=["no limit", "just above", "Claude Code's 32000"])
+@pytest.mark.parametrize("path", list(APIS))
+def test_an_answer_ends_by_itself(natural, model_id, path, limit):
+    assert generated(natural, path, limit, model_id) == ("".join(NATURAL), APIS[path][3][0])
+
+
+@pytest.mark.parametrize("limit", [3, 5], ids=["below", "at"])  # llama.cpp stops at the limit before the end
+@pytest.mark.parametrize("path", list(APIS))
+def test_a_limit_at_or_below_the_natural_answer_cuts_it(natural, model_id, path, limit):
+    assert generated(natural, path, limit, model_id) == ("".join(NATURAL[:limit]), APIS[path][3][1])
+
+
+def test_a_natural_stream_stops_by_itself(natural, model_id):
+    lines = stream(natural, "/v1/messages", {"model": model_id, "stream": True, "max_tokens": 32000, "messages": HI})
+    said = [data["delta"]["text"] for name, data in events(lines) if name == "content_block_delta"]
+    [stop] = [data["delta"]["stop_reason"] for name, data in events(lines) if name == "message_delta"]
+    assert (said, stop) == (list(NATURAL), "end_turn")
+
+
+def test_run_to_limit_streams_as_long_as_a_test_asks(ollama, model_id):
+    lines = stream(ollama, "/v1/chat/completions", {"model": model_id, "stream": True, "max_tokens": 12, "messages": HI})
+    chunks = [data for _, data in events(lines) if isinstance(data, dict)]
+    said = [chunk["choices"][0]["delta"]["content"] for chunk in chunks[:-1]]
+    assert (said, chunks[-1]["choices"][0]["finish_reason"]) == (list(itertools.islice(itertools.cycle(STANDIN.WORDS), 12)), "length")
+
+
+def test_chat_completions_stream_names_the_role_once_then_finishes_with_an_empty_delta(ollama, model_id):
+    lines = stream(ollama, "/v1/chat/completions", {"model": model_id, "stream": True, "max_tokens": 2, "messages": HI,
+                                                    "stream_options": {"include_usage": True}})
+    chunks = [data for _, data in events(lines)]
+    assert [chunk["choices"] if isinstance(chunk, dict) else chunk for chunk in chunks] == [
+        [{"index": 0, "delta": {"role": "assistant", "content": "The"}, "finish_reason": None}],
+        [{"index": 0, "delta": {"content": " sky"}, "finish_reason": None}],
+        [{"index": 0, "delta": {}, "finish_reason": "length"}], [], "[DONE]"]
+    assert chunks[3]["usage"] == {"prompt_tokens": 26, "completion_tokens": 2, "total_tokens": 28}
+
+
+def test_completions_stream_is_ollamas_complete_writer(ollama, model_id):
+    lines = stream(ollama, "/v1/completions", {"model": model_id, "stream": True, "prompt": "hi", "max_tokens": 2,
+                                               "stream_options": {"include_usage": True}})
+    chunks = [data for _, data in events(lines)]
+    assert [list(chunk)[:5] for chunk in chunks[:-1]] == [["id", "object", "created", "choices", "model"]] * 4
+    assert [chunk["choices"] for chunk in chunks[:-1]] == [
+        [{"text": "The", "index": 0, "finish_reason": None}], [{"text": " sky", "index": 0, "finish_reason": None}],
+        [{"text": "", "index": 0, "finish_reason": "length"}], []]
+    assert (chunks[0]["usage"]["total_tokens"], chunks[3]["usage"]["total_tokens"], chunks[-1]) == (0, 28, "[DONE]")
+
+
+# --- /v1/responses ---------------------------------------------------------------------------------
+
+RESPONSE_FIELDS = [  # ResponsesResponse's declaration order, which the non-streamed answer keeps
+    "id", "object", "created_at", "completed_at", "status", "incomplete_details", "model", "previous_response_id",
+    "instructions", "output", "error", "tools", "tool_choice", "truncation", "parallel_tool_calls", "text", "top_p",
+    "presence_penalty", "frequency_penalty", "top_logprobs", "temperature", "reasoning", "usage", "max_output_tokens",
+    "max_tool_calls", "store", "background", "service_tier", "metadata", "safety_identifier", "prompt_cache_key"]
+
+
+def responses_stream(ollama, fields: dict) -> list[tuple[str | None, object]]:
+    return events(stream(ollama, "/v1/responses", {"stream": True, **fields}))
+
+
+def test_responses_stream_is_ollamas_whole_event_sequence(ollama, model_id):
+    seen = responses_stream(ollama, {"model": model_id, "input": "hi", "max_output_tokens": 3})
+    assert [name for name, _ in seen] == [
+        "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
+        "response.output_text.delta", "response.output_text.delta", "response.output_text.delta",
+        "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"]
+    assert [(data["type"], data["sequence_number"]) for _, data in seen] == [
+        (name, number) for number, (name, _) in enumerate(seen)]  # every event named, no [DONE] after the last
+
+
+def test_responses_stream_data_are_go_maps_with_sorted_keys(ollama, model_id):
+    def key_lists(value: object) -> list[list[str]]:
+        if isinstance(value, list) and value and isinstance(value[0], tuple):  # an object, as pairs
+            return [[key for key, _ in value], *(keys for _, item in value for keys in key_lists(item))]
+        return [keys for item in value for keys in key_lists(item)] if isinstance(value, list) else []
+
+    lines = stream(ollama, "/v1/responses", {"model": model_id, "stream": True, "input": "hi", "tools": RESPONSES_TOOLS})
+    objects = [json.loads(line.removeprefix(b"data: "), object_pairs_hook=list) for line in lines
+               if line.startswith(b"data: ")]
+    assert [keys for keys in key_lists(objects) if keys != sorted(keys)] == []
+    assert len(objects) == 8 + len(NATURAL)
+
+
+def test_responses_stream_carries_one_response_from_created_to_completed(ollama, model_id):
+    seen = [data for _, data in responses_stream(ollama, {"model": model_id, "input": "hi", "max_output_tokens": 3})]
+    created, completed, item = seen[0]["response"], seen[-1]["response"], seen[2]["item"]
+    deltas = "".join(data["delta"] for data in seen if data["type"] == "response.output_text.delta")
+    assert re.fullmatch(r"resp_\d+", created["id"]) and re.fullmatch(r"msg_\d+", item["id"])
+    assert (created["status"], created["output"], created["usage"], created["completed_at"]) == (
+        "in_progress", [], None, None)
+    assert (completed["id"], completed["status"], completed["model"], completed["max_output_tokens"]) == (
+        created["id"], "completed", model_id, 3)
+    assert completed["output"] == [{"content": [{"annotations": [], "logprobs": [], "text": deltas, "type": "output_text"}],
+                                    "id": item["id"], "role": "assistant", "status": "completed", "type": "message"}]
+    assert (deltas, completed["usage"]) == ("The sky is", {
+        "input_tokens": 26, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 3,
+        "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 29})
+    assert isinstance(completed["completed_at"], int)
+
+
+def test_responses_answer_is_in_ollamas_struct_order(ollama, model_id):
+    status, headers, body = post(ollama, "/v1/responses", {"model": "llama3.2", "input": "hi", "instructions": "Be brief.",
+                                                            "temperature": 0.5, "max_output_tokens": 2})
+    answer = json.loads(body)
+    assert (status, headers["content-type"], body[-1:], ordered_keys(body)) == (200, "application/json", b"\n",
+                                                                                 RESPONSE_FIELDS)
+    assert (answer["model"], answer["instructions"], answer["temperature"], answer["top_p"], answer["usage"]) == (
+        "llama3.2", "Be brief.", 0.5, 1, {"input_tokens": 26, "output_tokens": 2, "total_tokens": 28,
+                                          "input_tokens_details": {"cached_tokens": 0},
+                                          "output_tokens_details": {"reasoning_tokens": 0}})
+    assert list(answer["output"][0]) == ["id", "type", "status", "role", "content"]
+
+
+def test_responses_echo_the_requests_text_format_and_reasoning(ollama, model_id):
+    text_format = {"type": "json_schema", "name": "sky", "schema": {"type": "object"}, "strict": False}
+    fields = {"model": model_id, "input": "hi", "text": {"format": text_format}, "reasoning": {"summary": "auto"}}
+    answer = post_json(ollama, "/v1/responses", fields)
+    [_, (_, created), *_] = responses_stream(ollama, fields)  # the stream's map writes the unset effort as null
+    assert (answer["text"], answer["reasoning"]) == ({"format": text_format}, {"summary": "auto"})
+    assert (created["response"]["text"], created["response"]["reasoning"]) == (
+        {"format": text_format}, {"effort": None, "summary": "auto"})
+
+
+def test_responses_stream_calls_a_named_tool(ollama, model_id):
+    seen = responses_stream(ollama, {"model": model_id, "input": "Use get_weather for Paris.", "tools": RESPONSES_TOOLS})
+    assert [name for name, _ in seen] == [
+        "response.created", "response.in_progress", "response.output_item.added",
+        "response.function_call_arguments.delta", "response.function_call_arguments.done", "response.output_item.done",
+        "response.completed"]
+    item = seen[5][1]["item"]
+    assert (item["type"], item["name"], item["status"], json.loads(item["arguments"])) == (
+        "function_call", "get_weather", "completed", ARGUMENTS)
+    assert re.fullmatch(CALL_ID, item["call_id"]) and re.fullmatch(r"fc_\d+_0", item["id"])
+    assert (seen[3][1]["delta"], seen[-1][1]["response"]["output"]) == (item["arguments"], [item])
+
+
+def test_responses_answer_calls_a_named_tool(ollama, model_id):
+    answer = post_json(ollama, "/v1/responses", {"model": model_id, "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "get_weather, please"}]}], "tools": RESPONSES_TOOLS})
+    [call] = answer["output"]
+    assert (list(call), call["id"], json.loads(call["arguments"])) == (
+        ["id", "type", "status", "call_id", "name", "arguments"], f"fc_{answer['id']}_0", ARGUMENTS)
+    assert answer["tools"][0] == {"type": "function", "name": "get_weather", "description": "w", "strict": None,
+                                  "parameters": WEATHER}
+
+
+# --- Tool calls in each API's shape --------------------------------------------------------------------
+
+
+def test_chat_completion_calls_a_named_tool(ollama, model_id):
+    answer = post_json(ollama, "/v1/chat/completions", {"model": model_id, "messages": ASK_FOR_WEATHER,
+                                                         "tools": OPENAI_TOOLS})
+    [choice] = answer["choices"]
+    [call] = choice["message"].pop("tool_calls")
+    assert (choice["message"], choice["finish_reason"]) == ({"role": "assistant", "content": ""}, "tool_calls")
+    assert re.fullmatch(CALL_ID, call.pop("id"))
+    assert call == {"index": 0, "type": "function",
+                    "function": {"name": "get_weather", "arguments": json.dumps(ARGUMENTS, separators=(",", ":"))}}
+
+
+def test_chat_completions_stream_calls_a_named_tool(ollama, model_id):
+    lines = stream(ollama, "/v1/chat/completions", {"model": model_id, "stream": True, "messages": ASK_FOR_WEATHER,
+                                                    "tools": OPENAI_TOOLS})
+    first, finish, done = [data for _, data in events(lines)]
+    [call] = first["choices"][0]["delta"]["tool_calls"]
+    assert (first["choices"][0]["delta"]["role"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+        "assistant", "get_weather", ARGUMENTS)
+    assert (finish["choices"], done) == ([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}], "[DONE]")
+
+
+def test_message_calls_a_named_tool(ollama, model_id):
+    answer = post_json(ollama, "/v1/messages", {"model": model_id, "max_tokens": 100, "messages": ASK_FOR_WEATHER,
+                                                "tools": ANTHROPIC_TOOLS})
+    [block] = answer["content"]
+    assert re.fullmatch(CALL_ID, block.pop("id"))
+    assert (block, answer["stop_reason"]) == ({"type": "tool_use", "name": "get_weather", "input": ARGUMENTS}, "tool_use")
+
+
+def test_messages_stream_calls_a_named_tool_with_an_input_json_delta(ollama, model_id):
+    lines = stream(ollama, "/v1/messages", {"model": model_id, "stream": True, "max_tokens": 100,
+                                            "messages": ASK_FOR_WEATHER, "tools": ANTHROPIC_TOOLS})
+    seen = events(lines)
+    assert [name for name, _ in seen] == ["message_start", "content_block_start", "content_block_delta",
+                                          "content_block_stop", "message_delta", "message_stop"]
+    start, delta, message_delta = seen[1][1]["content_block"], seen[2][1]["delta"], seen[4][1]["delta"]
+    assert ((start["type"], start["name"], start["input"]), delta["type"], json.loads(delta["partial_json"])) == (
+        ("tool_use", "get_weather", {}), "input_json_delta", ARGUMENTS)
+    assert message_delta == {"stop_reason": "tool_use"}
+
+
+def test_native_chat_calls_a_named_tool(ollama, model_id):
+    answer = post_json(ollama, "/api/chat", {"model": model_id, "stream": False, "messages": ASK_FOR_WEATHER,
+                                             "tools": OPENAI_TOOLS})
+    [call] = answer["message"].pop("tool_calls")
+    assert re.fullmatch(CALL_ID, call.pop("id"))
+    assert (answer["message"], call, answer["done_reason"]) == (
+        {"role": "assistant", "content": ""}, {"function": {"index": 0, "name": "get_weather", "arguments": ARGUMENTS}},
+        "stop")
+
+
+def test_native_chat_stream_calls_a_named_tool_in_one_chunk(ollama, model_id):
+    call_chunk, final = ndjson_lines(stream(ollama, "/api/chat", {"model": model_id, "messages": ASK_FOR_WEATHER,
+                                                                   "tools": OPENAI_TOOLS}))
+    [call] = call_chunk["message"]["tool_calls"]
+    assert (call["function"]["name"], call["function"]["arguments"], call_chunk["done"]) == ("get_weather", ARGUMENTS,
+                                                                                            False)
+    assert (final["message"], final["done"], final["done_reason"]) == ({"role": "assistant", "content": ""}, True, "stop")
+
+
+@pytest.mark.parametrize(("path", "fields", "read"), [
+    ("/api/chat", {"stream": False, "messages": HI, "tools": OPENAI_TOOLS}, lambda answer: answer["message"]),
+    ("/api/chat", {"stream": False, "tools": OPENAI_TOOLS, "messages": [
+        *ASK_FOR_WEATHER, {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "get_weather"}}]},
+        {"role": "tool", "content": "get_weather: sunny"}]}, lambda answer: answer["message"]),
+    ("/v1/chat/completions", {"tools": OPENAI_TOOLS, "messages": [
+        *ASK_FOR_WEATHER, {"role": "tool", "content": "get_weather: sunny"}]},
+     lambda answer: answer["choices"][0]["message"]),
+    ("/v1/messages", {"max_tokens": 100, "tools": ANTHROPIC_TOOLS, "messages": [*ASK_FOR_WEATHER, {
+        "role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "get_weather: sunny"}]}]},
+     lambda answer: answer["content"][0]),
+    ("/v1/responses", {"tools": RESPONSES_TOOLS, "input": [*ASK_FOR_WEATHER, {
+        "type": "function_call_output", "call_id": "call_1", "output": "sunny"}]}, lambda answer: answer["output"][0]),
+    ("/v1/chat/completions", {"messages": ASK_FOR_WEATHER, "tools": [{"type": "function", "function": {"name": "get"}}]},
+     lambda answer: answer["choices"][0]["message"]),
+], ids=["no tool named", "after the tool's result", "OpenAI, after the result", "Anthropic, after the result",
+        "Responses, after the result", "a name inside a word"])
+def test_without_a_named_tool_the_model_answers_in_text(ollama, model_id, path, fields, read):
+    said = read(post_json(ollama, path, {"model": model_id, **fields}))
+    assert "tool_calls" not in said and said.get("type") in (None, "text", "message"), said
+
+
+# --- Native /api/generate and /api/chat (api/types.go) -----------------------------------------------
+
+
+def test_native_stream_is_the_default_in_api_types_order(ollama, model_id):
+    for path, fields, content in (("/api/generate", {"prompt": "hi"}, "response"), ("/api/chat", {"messages": HI}, "message")):
+        status, headers, body = post(ollama, path, {"model": model_id, "options": {"num_predict": 2}, **fields})
+        chunks = [json.loads(line, object_pairs_hook=lambda pairs: pairs) for line in body.splitlines()]
+        context = ["context"] if path == "/api/generate" else []
+        assert (status, headers["content-type"], len(chunks)) == (200, "application/x-ndjson", 3)
+        assert [key for key, _ in chunks[0]] == ["model", "created_at", content, "done", "standin_sent_ns"]
+        assert [key for key, _ in chunks[-1]] == ["model", "created_at", content, "done", "done_reason", *context,
+                                                  *METRICS, "standin_sent_ns"]
+
+
+def test_native_answer_to_the_python_clients_body(ollama, model_id):
+    status, headers, body = post(ollama, "/api/chat", {"model": "llama3.2", "stream": False, "messages": HI, "tools": []})
+    answer = json.loads(body)
+    assert (status, headers["content-type"], ordered_keys(body)) == (200, "application/json; charset=utf-8", [
+        "model", "created_at", "message", "done", "done_reason", *METRICS])
+    assert (answer["model"], answer["message"], answer["done"], answer["eval_count"]) == (
+        "llama3.2", {"role": "assistant", "content": "".join(NATURAL)}, True, len(NATURAL))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", answer["created_at"])
+
+
+@pytest.mark.parametrize(("keep_alive", "reason"), [(0, "unload"), ("0s", "unload"), ("5m", "load"), (None, "load")])
+def test_generate_without_a_prompt_loads_or_unloads(ollama, model_id, keep_alive, reason):
+    fields = {"model": model_id, "prompt": "", **({} if keep_alive is None else {"keep_alive": keep_alive})}
+    status, _, body = post(ollama, "/api/generate", fields)
+    answer = json.loads(body)
+    assert (status, ordered_keys(body), answer["response"], answer["done"], answer["done_reason"]) == (
+        200, ["model", "created_at", "response", "done", "done_reason"], "", True, reason)
+
+
+def test_chat_without_messages_unloads_with_keep_alive_0(ollama, model_id):
+    answer = post_json(ollama, "/api/chat", {"model": model_id, "messages": [], "keep_alive": 0})
+    assert (answer["message"], answer["done_reason"]) == ({"role": "assistant", "content": ""}, "unload")
+
+
+# --- Embeddings ---------------------------------------------------------------------------------------
+
+
+def norm(vector: list[float]) -> float:
+    return sum(value * value for value in vector) ** 0.5
+
+
+def test_embed_gives_one_normalised_vector_per_input(ollama, model_id):
+    status, _, body = post(ollama, "/api/embed", {"model": "llama3.2", "input": ["sky", "sea", "sky"]})
+    answer = json.loads(body)
+    vectors = answer["embeddings"]
+    assert (status, ordered_keys(body), answer["model"], answer["prompt_eval_count"]) == (
+        200, ["model", "embeddings", "total_duration", "load_duration", "prompt_eval_count"], "llama3.2", 3)
+    assert ([len(vector) for vector in vectors], vectors[0] == vectors[2], vectors[0] == vectors[1]) == ([8] * 3, True, False)
+    assert all(abs(norm(vector) - 1) < 1e-6 for vector in vectors)
+    assert post_json(ollama, "/api/embed", {"model": model_id, "input": "sky"})["embeddings"] == vectors[:1]
+
+
+@pytest.mark.parametrize(("fields", "status", "answer"), [
+    ({"input": ""}, 200, {"model": "llama3.2", "embeddings": []}),
+    ({"input": ["sky", 1]}, 400, {"error": "invalid input type"}),
+    ({"model": "nope", "input": "sky"}, 404, {"error": 'model "nope" not found, try pulling it first'}),
+])
+def test_embed_refuses_what_ollama_refuses(ollama, fields, status, answer):
+    got_status, _, body = post(ollama, "/api/embed", {"model": "llama3.2", **fields})
+    assert (got_status, json.loads(body)) == (status, answer)
+
+
+def test_embed_cuts_to_the_dimensions_asked_and_normalises_again(ollama, model_id):
+    [vector] = post_json(ollama, "/api/embed", {"model": model_id, "input": "sky", "dimensions": 3})["embeddings"]
+    assert (len(vector), round(norm(vector), 6)) == (3, 1.0)
+
+
+def test_legacy_embeddings_give_the_raw_vector_of_the_prompt(ollama, model_id):
+    answer = post_json(ollama, "/api/embeddings", {"model": model_id, "prompt": "sky"})
+    [normalised] = post_json(ollama, "/api/embed", {"model": model_id, "input": "sky"})["embeddings"]
+    raw = answer["embedding"]
+    assert (list(answer), len(raw), abs(norm(raw) - 1) > 1e-3) == (["embedding"], 8, True)
+    assert all(abs(value / norm(raw) - expected) < 1e-6 for value, expected in zip(raw, normalised, strict=True))
+    assert post_json(ollama, "/api/embeddings", {"model": model_id, "prompt": ""}) == {"embedding": []}
+
+
+def float32s(vector: list[float]) -> list[float]:
+    return list(struct.unpack(f"<{len(vector)}f", struct.pack(f"<{len(vector)}f", *vector)))
+
+
+def test_openai_embeddings_are_a_list_as_floats_or_base64(ollama, model_id):
+    status, headers, body = post(ollama, "/v1/embeddings", {"model": "llama3.2", "input": ["sky", "sea"]})
+    floats = json.loads(body)
+    coded = post_json(ollama, "/v1/embeddings", {"model": "llama3.2", "input": ["sky", "sea"], "encoding_format": "base64"})
+    assert (status, headers["content-type"], body[-1:], ordered_keys(body)) == (
+        200, "application/json", b"\n", ["object", "data", "model", "usage"])
+    assert (floats["object"], floats["model"], floats["usage"], [list(item) for item in floats["data"]]) == (
+        "list", "llama3.2", {"prompt_tokens": 2, "total_tokens": 2}, [["object", "embedding", "index"]] * 2)
+    assert [item["index"] for item in coded["data"]] == [0, 1]
+    decoded = [list(struct.unpack("<8f", base64.b64decode(item["embedding"]))) for item in coded["data"]]
+    assert decoded == [float32s(item["embedding"]) for item in floats["data"]]
+    assert floats["data"][0]["embedding"] == post_json(ollama, "/api/embed", {"model": model_id, "input": "sky"})["embeddings"][0]
+
+
+@pytest.mark.parametrize(("fields", "status", "message"), [
+    ({"input": "sky", "encoding_format": "binary"}, 400,
+     "Invalid value for 'encoding_format' = binary. Supported values: ['float', 'base64']."),
+    ({"input": []}, 400, "invalid input"),
+    ({"model": "nope", "input": "sky"}, 404, 'model "nope" not found, try pulling it first'),
+])
+def test_openai_embeddings_refuse_what_ollama_refuses(ollama, fields, status, message):
+    got_status, _, body = post(ollama, "/v1/embeddings", {"model": "llama3.2", **fields})
+    kind = "invalid_request_error" if status == 400 else "not_found_error"
+    assert (got_status, json.loads(body)) == (status, {"error": {"message": message, "type": kind, "param": None,
+                                                                 "code": None}})
+
+
+# --- /api/show and errors in each API's shape -------------------------------------------------------
+
+
+def go_show_request(model: str = "", name: str = "") -> dict:
+    """api.ShowRequest as the Go client writes it: every field, none omitted."""
+    return {"model": model, "system": "", "template": "", "verbose": False, "options": None, "name": name}
+
+
+@pytest.mark.parametrize("fields", [go_show_request(model="llama3.2"), go_show_request(name="llama3.2")],
+                         ids=["model", "name"])
+def test_show_reads_the_go_clients_body(ollama, fields):
+    assert post_json(ollama, "/api/show", fields)["details"]["family"] == "llama"
+
+
+@pytest.mark.parametrize(("fields", "status", "answer"), [
+    (go_show_request(), 400, {"error": "model is required"}),
+    (go_show_request(model="nope"), 404, {"error": "model 'nope:latest' not found"}),
+])
+def test_show_refuses_like_ollama(ollama, fields, status, answer):
+    got_status, _, body = post(ollama, "/api/show", fields)
+    assert (got_status, json.loads(body)) == (status, answer)
+
+
+@pytest.mark.parametrize("path", ["/api/generate", "/api/chat"])
+def test_unknown_model_on_an_ollama_route(ollama, path):
+    status, headers, body = post(ollama, path, {"model": "nope", "prompt": "hi", "messages": HI})
+    assert (status, headers["content-type"], body) == (404, "application/json; charset=utf-8",
+                                                       b'{"error":"model \'nope\' not found"}')
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions", "/v1/responses"])
+def test_unknown_model_on_an_openai_route(ollama, path):
+    status, headers, body = post(ollama, path, {"model": "nope", "prompt": "hi", "messages": HI, "input": "hi"})
+    assert (status, headers["content-type"], json.loads(body)) == (404, "application/json", {"error": {
+        "message": "model 'nope' not found", "type": "not_found_error", "param": None, "code": None}})
+
+
+def test_unknown_model_on_the_models_route(ollama):
+    response = ask(ollama, "GET", "/v1/models/nope")
+    assert (response.status, response.json()["error"]["type"], response.json()["error"]["message"]) == (
+        404, "not_found_error", "model 'nope:latest' not found")
+
+
+def test_unknown_model_on_the_anthropic_route(ollama):
+    status, _, body = post(ollama, "/v1/messages", {"model": "nope", "max_tokens": 10, "messages": HI})
+    answer = json.loads(body)
+    assert re.fullmatch(r"req_[0-9a-f]{24}", answer.pop("request_id"))
+    assert (status, answer) == (404, {"type": "error", "error": {"type": "not_found_error",
+                                                                  "message": "model 'nope' not found"}})
+
+
+@pytest.mark.parametrize(("path", "error_type"), [("/v1/messages", "invalid_request_error"),
+                                                  ("/v1/chat/completions", "invalid_request_error")])
+def test_a_body_that_is_not_json_is_refused_in_the_apis_shape(ollama, path, error_type):
+    status, _, body = post(ollama, path, b"model=llama3.2")
+    error = json.loads(body)["error"]
+    assert (status, error["type"], "message" in error) == (400, error_type, True)
