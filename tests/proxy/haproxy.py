@@ -60,6 +60,8 @@ class Proxy:
     settings: Settings
     host: str  # a Host header value the proxy allows: the short MagicDNS name with the port
     log: Path
+    config: Path  # the live config, as the deploy installs it
+    master_pid: int  # the -W master: a reload is SIGUSR2 to it, as launchctl kill sends it
 
 
 def forwards(proxy: Proxy) -> bool:
@@ -82,9 +84,10 @@ def running_haproxy(settings: Settings, workdir: Path, ready: Callable[[Proxy], 
     config = installed(settings, workdir, "127.0.0.1")
     checked = check(config)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    proxy = Proxy(settings.proxy_port, settings, f"{DNS_NAME.split('.')[0]}:{settings.proxy_port}",
-                  workdir / "haproxy.log")
-    process = spawn([HAPROXY, "-W", "-db", "-f", str(config)], proxy.log)
+    log = workdir / "haproxy.log"
+    process = spawn([HAPROXY, "-W", "-db", "-f", str(config)], log)
+    proxy = Proxy(settings.proxy_port, settings, f"{DNS_NAME.split('.')[0]}:{settings.proxy_port}", log, config,
+                  process.pid)
     try:
         wait_until(lambda: ready(proxy), f"{ready.__name__}(HAProxy on 127.0.0.1:{proxy.port})")
         yield proxy
