@@ -21,6 +21,7 @@ from typing import Any
 from pyinfra import host
 
 from facts.macos import MacHost, PathsExist
+from facts.ollama_models import OllamaModels, OllamaModelsInfo
 from facts.once import read
 from facts.tailscale import TailscaleStatus
 from private_ollama.desired_state.files import Tailnet
@@ -57,6 +58,20 @@ class Target:
         if status["backend_state"] == "Running" and status["ipv4"] and status["dns_name"]:
             return Tailnet(ip=status["ipv4"], dns_name=status["dns_name"])
         return None
+
+    @property
+    def models_read(self) -> dict[str, Any]:
+        """The arguments of the one ``OllamaModels`` read that preflight, the tasks and the model operations share."""
+        return {
+            "port": self.settings.ollama_port,
+            "models_dir": self.layout.models_dir,
+            "manifests": {model.shortest: model.manifest_url for model in self.settings.declared_models},
+            "refresh": self.settings.ollama_models_update,
+        }
+
+    def models(self) -> OllamaModelsInfo:
+        """What the Mac's Ollama holds (read once while planning, afresh while applying)."""
+        return read(OllamaModels, **self.models_read)
 
     @property
     def root_args(self) -> dict[str, Any]:

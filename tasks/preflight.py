@@ -12,6 +12,7 @@ from facts.port_holders import port_holders
 from facts.privileges import PasswordlessSudo
 from facts.tailscale import TailscaleStatus
 from facts.target import current
+from private_ollama.desired_state.models import human_bytes
 
 mac = current()
 settings, layout, facts = mac.settings, mac.layout, mac.mac
@@ -67,6 +68,41 @@ for holder in port_holders(settings.ollama_listen_address, settings.ollama_port,
             "(for Ollama.app: quit it and remove it from System Settings > General > Login Items), "
             "then run the deploy again",
         )
+
+if settings.ollama_models or settings.ollama_models_dir:
+    found = mac.models()
+    volume = found["volume"]
+    # An external disk is mounted under /Volumes/<name>; detached, its folder is on the internal disk (or absent),
+    # and Ollama would start on an empty store and pull everything there.
+    parts = layout.models_dir.split("/")
+    disk = "/".join(parts[:3]) if layout.models_dir.startswith("/Volumes/") else None
+    if volume is None:
+        problems.append(f"cannot tell which disk holds the models folder {layout.models_dir} (df could not say)")
+    elif disk and volume["mount"] != disk and not volume["mount"].startswith(f"{disk}/"):
+        problems.append(
+            f"the models folder {layout.models_dir} is on {disk}, which is not mounted (its nearest folder is on "
+            f"{volume['mount']}): attach the disk, or set ollama_models_dir, and run again. Nothing was pulled: "
+            "Ollama must not start on an empty folder and fill the internal disk",
+        )
+    pulls = [model for model in settings.declared_models if model.key not in found["models"]]
+    unknown = [model for model in pulls if found["manifests"].get(model.key, {}).get("status") == 404]
+    for model in unknown:
+        problems.append(
+            f"{model.shortest} is not in the registry (its manifest is a 404; `ollama pull` would say: pull model "
+            "manifest: file does not exist): check the name and tag in ollama_models (ollama.com/library)",
+        )
+    sizes = {model.shortest: found["manifests"].get(model.key, {}).get("size") for model in pulls if model not in unknown}
+    for name in [name for name, size in sizes.items() if size is None]:
+        logger.warning(f"{host.name}: cannot tell the size of {name} before pulling it (the registry did not answer)")
+    needed = sum(size for size in sizes.values() if size)
+    if volume and needed > volume["available"]:
+        short = (f"the models to pull ({', '.join(sizes)}) need {human_bytes(needed)}, and the models volume "
+                 f"({volume['mount']}) has {human_bytes(volume['available'])} free: free space there, set "
+                 "ollama_models_dir to a larger disk, or declare fewer models")
+        if found["reachable"]:
+            problems.append(short)
+        else:  # Ollama is not up yet, so what is installed is unknown: some of these may already be there
+            logger.warning(f"{host.name}: {short} (unless some are installed already)")
 
 if problems:
     raise DeployError(f"preflight failed on {host.name}; nothing was changed:\n  - " + "\n  - ".join(problems))

@@ -198,7 +198,7 @@ def _api_keys_context(settings: Settings, layout: MacLayout) -> dict[str, str] |
 
 
 def _models_context(settings: Settings) -> dict[str, Any] | None:
-    if not settings.ollama_allowed_models:
+    if not settings.allowed_models:
         return None
     models = settings.allowed_model_spellings
     model_routes = [route for route in settings.allowed_routes if route.has_model]
@@ -214,7 +214,7 @@ def client_settings(settings: Settings, tailnet: Tailnet) -> str:
     """What a person needs to point an OpenAI or Anthropic client at the server."""
     return _jinja.get_template("client-settings.md.j2").render(
         tailnet=tailnet, port=settings.proxy_port, routes=settings.allowed_routes,
-        api_keys=settings.proxy_api_keys, models=settings.ollama_allowed_models,
+        api_keys=settings.proxy_api_keys, models=settings.allowed_models,
     )
 
 

@@ -67,7 +67,8 @@ class MacLayout:
 
     @property
     def models_dir(self) -> str:
-        return f"{self.home}/.ollama/models"
+        """Where Ollama keeps its models (OLLAMA_MODELS): the knob's folder, else Ollama's own."""
+        return self.settings.ollama_models_dir or f"{self.home}/.ollama/models"
 
     def brew_bin(self, name: str) -> str:
         return f"{self.settings.homebrew_prefix}/bin/{name}"

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pyinfra.api.exceptions import PyinfraError
 
 from private_ollama.desired_state.host_data import closest, is_pyinfra_key
+from private_ollama.desired_state.models import ModelName
 from private_ollama.desired_state.routes import DEFAULT_ROUTE_SETS, ROUTE_SETS, Route, routes_from_pairs
 
 DURATION = r"^[1-9][0-9]*(ms|s|m|h|d)$"
@@ -96,6 +97,18 @@ class Settings(BaseModel):
     ollama_extra_env: dict[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")], str] = knob(
         {}, "any other variable for `ollama serve`, e.g. `{\"OLLAMA_DEBUG\": \"1\"}` (not `OLLAMA_HOST`)")
 
+    # --- Models ---
+    ollama_models: list[Annotated[str, Field(pattern=f"^{MODEL_NAME}$", max_length=200)]] = knob(
+        [], "models the Mac holds (`name[:tag]`): each missing one is pulled through its own Ollama, with progress")
+    ollama_models_prune: bool = knob(
+        False, "also remove the models not in `ollama_models`, each named first (a loaded one is unloaded)")
+    ollama_models_update: bool = knob(
+        False, "at each apply, pull a declared model again when the registry holds a newer one (a change only then)")
+    ollama_models_dir: str = knob(
+        "", "`OLLAMA_MODELS`: where the models live, e.g. a folder on an external disk; empty: `~/.ollama/models`")
+    ollama_pull_timeout: Duration = knob(
+        "4h", "longest one model's pull may take before the host fails; the next apply resumes it")
+
     # --- HAProxy: what it lets through ---
     ollama_route_sets: list[RouteSetName] = knob(
         DEFAULT_ROUTE_SETS,
@@ -132,8 +145,10 @@ class Settings(BaseModel):
     proxy_ollama_max_concurrent: Annotated[int, Field(ge=0, le=100_000)] = knob(
         0, "requests reaching Ollama at once, all clients together; the rest queue; 0 turns it off")
     proxy_queue_timeout: Duration = knob("2m", "longest wait in that queue before a 503")
-    ollama_allowed_models: list[Annotated[str, Field(pattern=f"^{MODEL_NAME}$", max_length=200)]] = knob(
-        [], "the only models clients may use (body `model`/`name`, `/v1/models/{model}`); empty: any")
+    ollama_allowed_models: list[Annotated[str, Field(pattern=f"^{MODEL_NAME}$", max_length=200)]] | Literal[
+        "declared"] = knob(
+        [], "the only models clients may use (body `model`/`name`, `/v1/models/{model}`); empty: any; "
+        "`\"declared\"`: exactly `ollama_models`")
     proxy_buffer_bytes: Annotated[int, Field(ge=16384, le=16 * 1024**2)] = knob(
         16384, "HAProxy's `tune.bufsize`: the largest request the model allowlist can read (use 1048576 with it)")
     proxy_access_log: bool = knob(
@@ -206,15 +221,22 @@ class Settings(BaseModel):
                 raise ValueError(f"lists {shown} twice")
         return items
 
-    @field_validator("ollama_allowed_models")
+    @field_validator("ollama_allowed_models", "ollama_models")
     @classmethod
-    def _no_duplicate_models(cls, models: list[str]) -> list[str]:
+    def _no_duplicate_models(cls, models: list[str] | str) -> list[str] | str:
         seen = set()
-        for model in models:
-            if model.lower() in seen:
+        for model in models if isinstance(models, list) else []:
+            if ModelName.parse(model).key in seen:
                 raise ValueError(f"lists {model} twice")
-            seen.add(model.lower())
+            seen.add(ModelName.parse(model).key)
         return models
+
+    @field_validator("ollama_models_dir")
+    @classmethod
+    def _absolute_models_dir(cls, folder: str) -> str:
+        if folder and not re.fullmatch(r"(/[^/\0\n]+)+", folder):
+            raise ValueError(f"{folder!r} must be an absolute path without a trailing / (or empty: Ollama's own)")
+        return folder
 
     @field_validator("proxy_rate_limit_window")
     @classmethod
@@ -231,6 +253,14 @@ class Settings(BaseModel):
             in_set = next((name for name in self.ollama_route_sets if route in ROUTE_SETS[name].routes), None)
             if in_set:
                 raise ValueError(f"ollama_extra_routes: {route.method} {route.path} is already in the {in_set} set")
+        return self
+
+    @model_validator(mode="after")
+    def _declared_models_to_allow(self) -> Settings:
+        if self.ollama_allowed_models == "declared" and not self.ollama_models:
+            raise ValueError('ollama_allowed_models is "declared" but ollama_models is empty: declare the models')
+        if self.ollama_models_prune and not self.ollama_models:
+            raise ValueError("ollama_models_prune with no ollama_models would remove every model: declare the ones to keep")
         return self
 
     @model_validator(mode="after")
@@ -251,7 +281,7 @@ class Settings(BaseModel):
             try:
                 return cls.model_validate(knobs)
             except ValidationError as error:
-                problems = [f"{key or '(settings)'}: {message}" for key, message in _described(error)]
+                problems = [f"{key or '(settings)'}: {message}" for key, message in _described(error, knobs)]
         where = f"host {host}: " if host else ""
         if len(problems) == 1:
             raise SettingsError(where + problems[0])
@@ -266,7 +296,7 @@ class Settings(BaseModel):
         try:
             cls.model_validate({key: value for key, value in knobs.items() if key in cls.model_fields})
         except ValidationError as error:
-            problems += [f"{key}: {message}" for key, message in _described(error) if key]
+            problems += [f"{key}: {message}" for key, message in _described(error, knobs) if key]
         return problems
 
     @property
@@ -290,10 +320,19 @@ class Settings(BaseModel):
         return math.ceil(self.rate_limit_window_ms / 1000)
 
     @property
+    def allowed_models(self) -> list[str]:
+        """The only models clients may use (empty: any)."""
+        return self.ollama_models if self.ollama_allowed_models == "declared" else self.ollama_allowed_models
+
+    @property
+    def declared_models(self) -> list[ModelName]:
+        return [ModelName.parse(model) for model in self.ollama_models]
+
+    @property
     def allowed_model_spellings(self) -> list[str]:
         """Every name of each allowed model, once: a bare name and name:latest are the same model."""
         spellings = []
-        for model in self.ollama_allowed_models:
+        for model in self.allowed_models:
             name, _, tag = model.partition(":")
             spellings += [name, f"{name}:latest"] if tag in ("", "latest") else [model]
         return list(dict.fromkeys(spellings))
@@ -343,7 +382,19 @@ def _knobs_of(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if not is_pyinfra_key(key)}
 
 
-def _described(error: ValidationError) -> list[tuple[str, str]]:
-    """(dotted key, or "" for the settings as a whole; message) of each problem pydantic found."""
-    return [(".".join(str(part) for part in problem["loc"]), problem["msg"].removeprefix("Value error, "))
-            for problem in error.errors()]
+def _described(error: ValidationError, knobs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(dotted key, or "" for the settings as a whole; message) of each problem pydantic found.
+
+    A knob that is a list or a word (ollama_allowed_models) fails once per kind, the kind named in the
+    location: only the failure of the kind the value is of is told, without that name.
+    """
+    described = []
+    for problem in error.errors():
+        location = list(problem["loc"])
+        kinds = [part for part in location if isinstance(part, str) and part.startswith(("list[", "literal["))]
+        if kinds:
+            if kinds[0].startswith("list[") != isinstance(knobs.get(location[0]), list):
+                continue
+            location = [part for part in location if part not in kinds]
+        described.append((".".join(map(str, location)), problem["msg"].removeprefix("Value error, ")))
+    return described

@@ -34,12 +34,17 @@ from private_ollama.desired_state.files import (
     plist_bytes,
 )
 from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.models import ModelName
 from private_ollama.desired_state.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "@fake/mac"
 TAILNET = Tailnet(ip="100.101.102.103", dns_name="remote-ollama.tail1234.ts.net")
 OLLAMA_PID, HAPROXY_PID = 4242, 4343
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sha1(content: bytes | str) -> str:
@@ -66,6 +71,14 @@ class ConvergedMac:
         }
         self.brew = {"ollama": {"0.14.3"}, "haproxy": {"3.2.4"}, "tailscale": {"1.90.1"}}
         self.sudo = True
+        # Ollama's store, the registry's manifests by model key, and the models volume.
+        self.registry = {model.key: {"status": 200, "digest": sha256_of(model.shortest), "size": 2_000_000_000}
+                         for model in settings.declared_models}
+        self.models = {model.key: {"name": model.shortest, "digest": self.registry[model.key]["digest"],
+                                   "size": 2_000_000_000} for model in settings.declared_models}
+        self.loaded: dict[str, dict] = {}
+        self.ollama_up = True
+        self.volume = {"mount": "/", "available": 500_000_000_000}
         self.reads: list[tuple[type, str, str]] = []  # (fact, its arguments, how it ran: sudo...), in order
         self.domain = {"available": True, "error": None, "disabled": {}}
         self.files = {
@@ -108,6 +121,7 @@ class ConvergedMac:
             "BrewVersion": lambda: [5, 1, 15],
             "BrewPackages": lambda: self.brew,
             "PasswordlessSudo": lambda: self.sudo,
+            "OllamaModels": lambda: self._ollama_models(kwargs),
             "LaunchdDomain": lambda: self.domain,
             "LaunchdService": lambda: self.services.get(kwargs["target"]),
             "LaunchdJobs": lambda: self.jobs,
@@ -128,6 +142,18 @@ class ConvergedMac:
             return None
         user, group = ("root", "wheel") if path.startswith("/Library/") else ("admin", "staff")
         return {"user": user, "group": group, "mode": self.file_modes.get(path, 644), "size": len(self.files[path])}
+
+    def _ollama_models(self, kwargs: dict[str, Any]) -> dict:
+        """What the OllamaModels fact reads: the store (when Ollama is up), and the registry's manifest of each
+        asked-for model that is not installed (of each one with refresh)."""
+        models = self.models if self.ollama_up else {}
+        manifests = {}
+        for name in kwargs["manifests"]:
+            key = ModelName.parse(name).key
+            if kwargs["refresh"] or key not in models:
+                manifests[key] = self.registry.get(key, {"status": 404, "digest": None, "size": None})
+        return {"reachable": self.ollama_up, "models": models, "loaded": self.loaded, "volume": self.volume,
+                "manifests": manifests}
 
     def _digest(self, path: str) -> dict | None:
         if path not in self.files:

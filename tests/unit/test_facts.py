@@ -28,6 +28,7 @@ from facts.files import FileDigests
 from facts.launchd import LaunchdDomain, LaunchdJobs, LaunchdService
 from facts.macos import MacHost, PathsExist
 from facts.network import TcpListeners
+from facts.ollama_models import OllamaModels
 from facts.tailscale import TailscaleStatus
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "captures"
@@ -231,6 +232,74 @@ def test_file_digests_reads_sha1_and_mode_of_each_file_in_one_go(tmp_path):
 def test_file_digests_refuses_relative_paths():
     with pytest.raises(ValueError):
         FileDigests().command(["errors/400.http"])
+
+
+# --- OllamaModels --------------------------------------------------------------------------
+
+LLAMA_MANIFEST = (  # llama3.2:latest as the registry sends it: its sha256 is `ollama list`'s ID a80c4f17acd5
+    b'{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":'
+    b'"application/vnd.docker.container.image.v1+json","digest":"sha256:34bb5ab01051a11372a91f95f3fbbc51173eed8e7f'
+    b'13ec395b9ae9b8bd0e242b","size":561},"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha2'
+    b'56:dde5aa3fc5ffc17176b5e8bdc82f587b24b2678c6c66101bf7da77af9f7ccdff","size":2019377376},{"mediaType":"applicati'
+    b'on/vnd.ollama.image.template","digest":"sha256:966de95ca8a62200913e3f8bfbf84c8494536f1b94b49166851e76644e966396'
+    b'","size":1429},{"mediaType":"application/vnd.ollama.image.license","digest":"sha256:fcc5a6bec9daf9b561a68827b67'
+    b'ab6088e1dba9d1fa2a50d7bbcc8384e0a265d","size":7711},{"mediaType":"application/vnd.ollama.image.license","digest'
+    b'":"sha256:a70ff7e570d97baaf4e62ac6e6ad9975e04caa6d900d3742d37698494479e0cd","size":6016},{"mediaType":"applicat'
+    b'ion/vnd.ollama.image.params","digest":"sha256:56bb8bd477a519ffa694fc449c2413c6f0e1d3b1c88fa7e3c9d88d3ae49d4dcb",'
+    b'"size":96}]}'
+)
+FAKE_CURL = """#!/usr/bin/python3
+import sys
+log, tags, manifest = sys.argv[0] + ".log", {tags!r}, {manifest!r}
+url = sys.argv[-1]
+open(log, "a").write(url + "\\n")
+if url.endswith("/api/tags"):
+    print(tags, end="")
+elif url.endswith("/api/ps"):
+    print('{{"models":[]}}', end="")
+else:
+    out = sys.argv[sys.argv.index("-o") + 1]
+    known = url.endswith("/llama3.2/manifests/latest")
+    open(out, "wb").write(manifest if known else b'{{"errors":[{{"code":"MANIFEST_UNKNOWN"}}]}}')
+    print("200" if known else "404", end="")
+"""
+
+
+def ollama_tools(bin_dir: Path, tags: str) -> Path:
+    """The Mac's tools for OllamaModels: a curl that answers Ollama's API and the registry (and notes each URL)."""
+    macos_tools(bin_dir)
+    curl = bin_dir / "curl"
+    curl.write_text(FAKE_CURL.format(tags=tags, manifest=LLAMA_MANIFEST))
+    curl.chmod(0o755)
+    return curl
+
+
+def test_installed_models_cost_no_registry_call(tmp_path):
+    curl = ollama_tools(tmp_path / "bin", '{"models":[{"name":"llama3.2:latest","digest":"a80c","size":2019393189}]}')
+    value, failed = load_fact(OllamaModels, tmp_path / "bin", port=11434, models_dir=str(tmp_path / "models"),
+                              manifests={"llama3.2:latest": "https://registry.ollama.ai/v2/library/llama3.2/manifests/latest"})
+    assert not failed and value["reachable"] and list(value["models"]) == ["llama3.2:latest"]
+    assert value["manifests"] == {}
+    assert [url for url in Path(f"{curl}.log").read_text().split() if "registry" in url] == []
+    assert value["volume"]["mount"] and value["volume"]["available"] > 0  # df of the nearest existing folder
+
+
+def test_missing_models_have_their_manifest_read_for_size_and_digest(tmp_path):
+    ollama_tools(tmp_path / "bin", '{"models":[]}')
+    manifests = {"llama3.2:latest": "https://registry.ollama.ai/v2/library/llama3.2/manifests/latest",
+                 "llama9:latest": "https://registry.ollama.ai/v2/library/llama9/manifests/latest"}
+    value, _ = load_fact(OllamaModels, tmp_path / "bin", port=11434, models_dir="/", manifests=manifests)
+    assert value["manifests"] == {
+        "llama3.2:latest": {"status": 200, "size": 2019393189,
+                            "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"},
+        "llama9:latest": {"status": 404, "digest": None, "size": None},
+    }
+
+
+def test_ollama_down_reads_as_unreachable_with_no_models(tmp_path):
+    ollama_tools(tmp_path / "bin", "")
+    value, failed = load_fact(OllamaModels, tmp_path / "bin", port=11434, models_dir="/", manifests={})
+    assert (failed, value["reachable"], value["models"]) == (False, False, {})
 
 
 # --- LaunchdService -------------------------------------------------------------------------

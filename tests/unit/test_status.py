@@ -9,7 +9,14 @@ import json
 import pytest
 
 from facts.traffic import ProxyTraffic
-from private_ollama.commands.status import client_summaries, percentile, printable
+from private_ollama.commands.status import (
+    client_summaries,
+    model_rows,
+    percentile,
+    printable_models,
+    printable_traffic,
+)
+from private_ollama.desired_state.settings import Settings
 from tests.unit.test_facts import load_fact, replay_tool
 
 METRICS = """haproxy_backend_current_queue{proxy="ollama"} 3
@@ -78,6 +85,21 @@ def test_busiest_client_comes_first():
 def test_printed_table_has_a_row_per_client_and_ollamas_load():
     status = {"from": "a", "to": "b", "ollama": {"in_progress": 1, "queued": 0},
               "clients": client_summaries([entry("alice"), entry("bob", 429, ttfb_ms=-1)])}
-    lines = printable("mac", status).splitlines()
+    lines = printable_traffic("mac", status).splitlines()
     assert lines[0] == "mac: 2 requests from a to b; Ollama now: 1 in progress, 0 queued"
     assert [line.split()[:4] for line in lines[2:]] == [["alice", "1", "0", "0"], ["bob", "1", "1", "1"]]
+
+
+def test_models_table_says_which_are_declared_present_and_loaded():
+    settings = Settings.from_data({"ollama_models": ["llama3.2", "qwen2.5-coder:7b"]})
+    found = {"reachable": True, "models": {
+        "llama3.2:latest": {"name": "llama3.2:latest", "size": 2019393189},
+        "gemma3:latest": {"name": "gemma3:latest", "size": 3338801804}},
+        "loaded": {"llama3.2:latest": {"name": "llama3.2:latest"}}, "manifests": {}, "volume": None}
+    rows = model_rows(settings, found)
+    assert [(row["model"], row["declared"], row["present"], row["loaded"], row["size"]) for row in rows] == [
+        ("gemma3:latest", False, True, False, 3338801804), ("llama3.2:latest", True, True, True, 2019393189),
+        ("qwen2.5-coder:7b", True, False, False, None)]
+    lines = printable_models("mac", rows).splitlines()
+    assert lines[0] == "mac: 2 model(s) present, 2 declared, 1 loaded"
+    assert lines[3].split() == ["llama3.2:latest", "yes", "yes", "yes", "2.0", "GB"]
