@@ -26,6 +26,7 @@ class TailscaleState(TypedDict):
     hostname: str | None
     tags: list[str]
     magicdns_suffix: str | None
+    peers: dict[str, str]  # the other nodes' MagicDNS names (no trailing dot) -> their Tailscale IPv4
     error: str | None
 
 
@@ -45,7 +46,8 @@ class TailscaleStatus(FactBase[TailscaleState]):
             "installed": True, "daemon_running": True, "backend_state": "Running",
             "ipv4": "100.101.102.103", "ipv6": "fd7a:115c:a1e0::a01:2b3c",
             "dns_name": "remote-ollama.tail1234.ts.net", "hostname": "remote-ollama",
-            "tags": ["tag:ai-server"], "magicdns_suffix": "tail1234.ts.net", "error": None,
+            "tags": ["tag:ai-server"], "magicdns_suffix": "tail1234.ts.net",
+            "peers": {"mac-mini.tail1234.ts.net": "100.101.102.104"}, "error": None,
         }
     """
 
@@ -60,7 +62,7 @@ class TailscaleStatus(FactBase[TailscaleState]):
     def default() -> TailscaleState:
         return TailscaleState(
             installed=False, daemon_running=False, backend_state=None, ipv4=None, ipv6=None,
-            dns_name=None, hostname=None, tags=[], magicdns_suffix=None, error=None,
+            dns_name=None, hostname=None, tags=[], magicdns_suffix=None, peers={}, error=None,
         )
 
     @override
@@ -122,4 +124,9 @@ def _from_status_json(status: dict[str, Any]) -> dict[str, Any]:
         "tags": list(node.get("Tags") or []),
         # MagicDNSSuffix at the top level is deprecated in favour of CurrentTailnet's.
         "magicdns_suffix": tailnet.get("MagicDNSSuffix") or status.get("MagicDNSSuffix") or None,
+        "peers": {
+            (peer.get("DNSName") or "").rstrip("."): ipv4
+            for peer in (status.get("Peer") or {}).values()
+            if peer.get("DNSName") and (ipv4 := next((a for a in peer.get("TailscaleIPs") or [] if "." in a), None))
+        },
     }

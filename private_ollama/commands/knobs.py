@@ -1,4 +1,4 @@
-"""knobs: the README's tables of knobs and route sets, made from their definitions.
+"""knobs: the README's tables of knobs, route sets and client recipes, made from their definitions.
 
     python -m private_ollama knobs            # print the tables (markdown)
     python -m private_ollama knobs --write    # put them in README.md, between their markers
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from private_ollama import PROJECT
+from private_ollama.desired_state.clients import RECIPES, Recipe
 from private_ollama.desired_state.routes import DEFAULT_ROUTE_SETS, ROUTE_SETS
 from private_ollama.desired_state.settings import Settings
 
@@ -61,7 +62,23 @@ def route_set_table() -> str:
     ])
 
 
-TABLES: dict[str, Callable[[], str]] = {"knob table": knob_table, "route set table": route_set_table}
+def recipe_table() -> str:
+    def variables(recipe: Recipe) -> str:
+        shown = [f"`{name}={value}`" for name, value in recipe.env]
+        shown += [f"with keys `{name}={value}`" for name, value in recipe.key_env]
+        return ", ".join(shown)
+
+    return _table(("client", "variables (`{url}` is `http://<name>:<port>`)", "then", "route sets", "run by the tests"), [
+        (recipe.name, variables(recipe), "; ".join(f"`{line.split('  #')[0]}`" for line in recipe.use),
+         ", ".join(f"`{name}`" for name in recipe.route_sets)
+         + "".join(f" (+ `{extra}` for {what})" for extra, what in recipe.extras),
+         f"`{recipe.tested_with}`" if recipe.tested_with else "no: its routes are checked against its sets")
+        for recipe in RECIPES.values()
+    ])
+
+
+TABLES: dict[str, Callable[[], str]] = {"knob table": knob_table, "route set table": route_set_table,
+                                        "client recipe table": recipe_table}
 
 
 def markers(name: str) -> tuple[str, str]:

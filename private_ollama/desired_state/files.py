@@ -23,7 +23,7 @@ from typing import Any
 import jinja2
 
 from private_ollama import PROJECT
-from private_ollama.desired_state import model_filter
+from private_ollama.desired_state import clients, model_filter
 from private_ollama.desired_state.api_keys import KeyStore, haproxy_map
 from private_ollama.desired_state.layout import MacLayout
 from private_ollama.desired_state.refusals import (
@@ -211,11 +211,31 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
 
 
 def client_settings(settings: Settings, tailnet: Tailnet) -> str:
-    """What a person needs to point an OpenAI or Anthropic client at the server."""
+    """How to point each client at the server: the recipes (``clients.RECIPES``) its route sets serve, filled
+    in with its MagicDNS name, and which set turns on each of the others."""
+    url = f"http://{tailnet.dns_name}:{settings.proxy_port}"
+    key = "po_YOUR_KEY" if settings.proxy_api_keys else None
+    model = settings.ollama_allowed_models[0] if settings.ollama_allowed_models else "llama3.2"
+    on, off = clients.served(settings.ollama_route_sets)
     return _jinja.get_template("client-settings.md.j2").render(
         tailnet=tailnet, port=settings.proxy_port, routes=settings.allowed_routes,
-        api_keys=settings.proxy_api_keys, models=settings.allowed_models,
+        api_keys=settings.proxy_api_keys, models=settings.ollama_allowed_models, key=key or clients.ANY_KEY,
+        model=model, recipes=[_recipe_context(recipe, url, key, model, settings) for recipe in on],
+        unserved=[{"name": recipe.name, "missing": recipe.missing(settings.ollama_route_sets)} for recipe in off],
     )
+
+
+def _recipe_context(recipe: clients.Recipe, url: str, key: str | None, model: str,
+                    settings: Settings) -> dict[str, Any]:
+    environment = recipe.environment(url, key, model)
+    return {
+        "name": recipe.name,
+        "env": [f"{name}={value or chr(34) * 2}" for name, value in environment.items()],
+        "use": recipe.usage(url, key, model),
+        "extras": [{"set": name, "adds": adds.replace("{model}", model), "on": name in settings.ollama_route_sets}
+                   for name, adds in recipe.extras],
+        "note": recipe.note,
+    }
 
 
 def tailscale_acl(settings: Settings) -> str:

@@ -67,7 +67,7 @@ class ConvergedMac:
         self.tailscale = {
             "installed": True, "daemon_running": True, "backend_state": "Running", "ipv4": TAILNET.ip,
             "ipv6": None, "dns_name": TAILNET.dns_name, "hostname": "remote-ollama", "tags": ["tag:ai-server"],
-            "magicdns_suffix": "tail1234.ts.net", "error": None,
+            "magicdns_suffix": "tail1234.ts.net", "peers": {}, "error": None,
         }
         self.brew = {"ollama": {"0.14.3"}, "haproxy": {"3.2.4"}, "tailscale": {"1.90.1"}}
         self.sudo = True

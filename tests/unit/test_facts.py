@@ -597,11 +597,12 @@ RUNNING = {
     "installed": True, "daemon_running": True, "backend_state": "Running",
     "ipv4": "100.101.102.103", "ipv6": "fd7a:115c:a1e0::a01:2b3c",
     "dns_name": "remote-ollama.tail1234.ts.net", "hostname": "remote-ollama",
-    "tags": ["tag:ai-server"], "magicdns_suffix": "tail1234.ts.net", "error": None,
+    "tags": ["tag:ai-server"], "magicdns_suffix": "tail1234.ts.net",
+    "peers": {"laptop.tail1234.ts.net": "100.88.77.66"}, "error": None,
 }
 NOTHING_KNOWN = {
     "backend_state": None, "ipv4": None, "ipv6": None, "dns_name": None, "hostname": None,
-    "tags": [], "magicdns_suffix": None, "error": None,
+    "tags": [], "magicdns_suffix": None, "peers": {}, "error": None,
 }
 # tailscale status --json prints no final newline: the exit marker shares the last line.
 RUNNING_JSON = capture("tailscale-status-json-running-FIXTURE.txt").rstrip("\n")
