@@ -74,6 +74,11 @@ class Target:
         return read(OllamaModels, **self.models_read)
 
     @property
+    def rolling_args(self) -> dict[str, Any]:
+        """For operations that restart or reload a service: in a pool, one member at a time, so the pool serves on."""
+        return {"_serial": True} if self.settings.proxy_pool else {}
+
+    @property
     def root_args(self) -> dict[str, Any]:
         """Global arguments for operations that touch the launchd domain and its plists."""
         return {"_sudo": True} if self.layout.needs_root else {}

@@ -1,9 +1,11 @@
 """HAProxy: the allowlist config, checked by haproxy -c, served on the Tailscale address;
-the files it reads (error bodies, and with API keys on the key hashes) installed
-first; with the access log on, the log kept private and rotated."""
+the files it reads (error bodies, with API keys on the key hashes, in a pool its
+routes and listings) installed first; with the access log on, the log kept private
+and rotated. In a pool, the members change one at a time."""
 
 from pyinfra.operations import files
 
+from facts.pool import current_pool
 from facts.target import current
 from operations import haproxy, launchd, logs, private_files
 from private_ollama.desired_state.files import (
@@ -13,25 +15,30 @@ from private_ollama.desired_state.files import (
     haproxy_files,
     haproxy_job,
     plist_bytes,
+    pool_files,
 )
+from private_ollama.desired_state.pool import Pool
 
 mac = current()
 settings, layout = mac.settings, mac.layout
 
-files.directory(name=f"Ensure {layout.errors_dir} exists", path=layout.errors_dir, mode="700")
+for folder in (layout.errors_dir, *([layout.pool_dir] if settings.proxy_pool else [])):
+    files.directory(name=f"Ensure {folder} exists", path=folder, mode="700")
 private_files.installed(
-    name="Ensure the files HAProxy reads are installed (error bodies, API key hashes), readable by the service only",
-    render=lambda: haproxy_files(settings, layout),
+    name="Ensure the files HAProxy reads are installed (error bodies, API key hashes, pool routes), "
+         "readable by the service only",
+    render=lambda: haproxy_files(settings, layout, current_pool(mac)),
+    # What another apply's settings installed: the key hashes of keys turned off, a pool left.
+    absent=[api_key_map_path(layout), *pool_files(layout, Pool("", ()))],
 )
-if not settings.proxy_api_keys:
-    files.file(name="Ensure no API key hashes are left on the Mac", path=api_key_map_path(layout), present=False)
 
 haproxy.config_live(
     name="Ensure the HAProxy allowlist config is valid and live",
     path=layout.haproxy_config,
-    render=lambda: (tailnet := mac.tailnet()) and haproxy_config(settings, layout, tailnet),
+    render=lambda: (tailnet := mac.tailnet()) and haproxy_config(settings, layout, tailnet, current_pool(mac)),
     haproxy=layout.brew_bin("haproxy"),
     job_target=layout.service_target("haproxy"),
+    **mac.rolling_args,
 )
 
 if settings.proxy_access_log:
@@ -51,4 +58,5 @@ launchd.job_loaded(
     plist=plist_bytes(haproxy_job(settings, layout)),
     **mac.plist_owner,
     **mac.root_args,
+    **mac.rolling_args,
 )

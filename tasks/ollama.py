@@ -28,4 +28,5 @@ launchd.job_loaded(
     plist=plist_bytes(ollama_job(settings, layout)),
     **mac.plist_owner,
     **mac.root_args,
+    **mac.rolling_args,
 )

@@ -26,6 +26,7 @@ from private_ollama import PROJECT
 from private_ollama.desired_state import clients, model_filter
 from private_ollama.desired_state.api_keys import KeyStore, haproxy_map
 from private_ollama.desired_state.layout import MacLayout
+from private_ollama.desired_state.pool import Pool
 from private_ollama.desired_state.refusals import (
     HAPROXY_ERRORS,
     PARSER_ERRORS,
@@ -136,8 +137,9 @@ def plist_bytes(job: dict[str, Any]) -> bytes:
     return plistlib.dumps(job, fmt=plistlib.FMT_XML, sort_keys=True)
 
 
-def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> str:
-    """The HAProxy config: the allowlist on the Tailscale address, Ollama behind it."""
+def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet, pool: Pool | None = None) -> str:
+    """The HAProxy config: the allowlist on the Tailscale address, Ollama behind it (and, in a pool of
+    several Macs, the members' proxies, each request routed by its model)."""
     routes: dict[str, dict[str, list[str]]] = {}
     for route in settings.allowed_routes:
         by_kind = routes.setdefault(route.method, {"paths": [], "patterns": []})
@@ -156,15 +158,46 @@ def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet) -> s
         api_keys=_api_keys_context(settings, layout),
         models=_models_context(settings),
         access_log=access_log_path(layout) if settings.proxy_access_log else None,
+        pool=_pool_context(layout, pool),
     )
 
 
-def haproxy_files(settings: Settings, layout: MacLayout) -> dict[str, str]:
-    """The files HAProxy's config reads, by path on the Mac: its error bodies, and the API key hashes when on."""
+def haproxy_files(settings: Settings, layout: MacLayout, pool: Pool | None = None) -> dict[str, str]:
+    """The files HAProxy's config reads, by path on the Mac: its error bodies, the API key hashes when on,
+    and in a pool its routing table and the pool's model listings."""
     files = error_files(layout)
     if settings.proxy_api_keys:
         files[api_key_map_path(layout)] = api_key_map(settings)
+    if serves_a_pool(pool):
+        files.update(pool_files(layout, pool))
     return files
+
+
+def serves_a_pool(pool: Pool | None) -> bool:
+    """A pool with no other member reachable is one Mac: it behaves as no pool."""
+    return pool is not None and bool(pool.peers)
+
+
+def pool_files(layout: MacLayout, pool: Pool) -> dict[str, str]:
+    """The pool's routing table (model -> backend of its holders) and the whole pool's listings."""
+    return {f"{layout.pool_dir}/routes.map": pool.routes_map(), f"{layout.pool_dir}/tags.json": pool.tags(),
+            f"{layout.pool_dir}/models.json": pool.openai_models()}
+
+
+def _pool_context(layout: MacLayout, pool: Pool | None) -> dict[str, Any] | None:
+    if not serves_a_pool(pool):
+        return None
+    files = pool_files(layout, pool)
+    return {
+        "name": pool.name,
+        "peers": pool.peers,
+        "backends": pool.backends(),
+        "map": f"{layout.pool_dir}/routes.map",
+        "tags": f"{layout.pool_dir}/tags.json",
+        "models": f"{layout.pool_dir}/models.json",
+        # Their digest in the config: a change in any member's models reloads HAProxy, which reads them at start.
+        "digest": hashlib.sha256("".join(files.values()).encode()).hexdigest()[:16],
+    }
 
 
 def error_files(layout: MacLayout) -> dict[str, str]:
@@ -210,16 +243,17 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
     }
 
 
-def client_settings(settings: Settings, tailnet: Tailnet) -> str:
+def client_settings(settings: Settings, tailnet: Tailnet, pool: Pool | None = None) -> str:
     """How to point each client at the server: the recipes (``clients.RECIPES``) its route sets serve, filled
     in with its MagicDNS name, and which set turns on each of the others."""
     url = f"http://{tailnet.dns_name}:{settings.proxy_port}"
     key = "po_YOUR_KEY" if settings.proxy_api_keys else None
-    model = settings.ollama_allowed_models[0] if settings.ollama_allowed_models else "llama3.2"
+    model = settings.allowed_models[0] if settings.allowed_models else "llama3.2"
     on, off = clients.served(settings.ollama_route_sets)
     return _jinja.get_template("client-settings.md.j2").render(
         tailnet=tailnet, port=settings.proxy_port, routes=settings.allowed_routes,
-        api_keys=settings.proxy_api_keys, models=settings.ollama_allowed_models, key=key or clients.ANY_KEY,
+        api_keys=settings.proxy_api_keys, models=settings.allowed_models, key=key or clients.ANY_KEY,
+        pool=pool if serves_a_pool(pool) else None,
         model=model, recipes=[_recipe_context(recipe, url, key, model, settings) for recipe in on],
         unserved=[{"name": recipe.name, "missing": recipe.missing(settings.ollama_route_sets)} for recipe in off],
     )
@@ -238,24 +272,21 @@ def _recipe_context(recipe: clients.Recipe, url: str, key: str | None, model: st
     }
 
 
-def tailscale_acl(settings: Settings) -> str:
-    """The Tailscale ACL policy snippet: the listed sources reach the tagged server's port, nothing else."""
-    policy = {
-        "tagOwners": {tag: ["autogroup:admin"] for tag in settings.tailscale_tags},
-        "acls": [
-            {
-                "action": "accept",
-                "src": settings.tailscale_acl_sources,
-                "dst": [f"{tag}:{settings.proxy_port}" for tag in settings.tailscale_tags],
-            },
-        ],
-    }
+def tailscale_acl(settings: Settings, pool: Pool | None = None) -> str:
+    """The Tailscale ACL policy snippet: the listed sources reach the tagged server's port, nothing else;
+    in a pool, the members (which carry the same tags) reach each other's proxy port too, and nothing else."""
+    server_port = [f"{tag}:{settings.proxy_port}" for tag in settings.tailscale_tags]
+    acls = [{"action": "accept", "src": settings.tailscale_acl_sources, "dst": server_port}]
+    if serves_a_pool(pool):
+        acls.append({"action": "accept", "src": settings.tailscale_tags,
+                     "dst": sorted({f"{tag}:{member.port}" for member in pool.members for tag in settings.tailscale_tags})})
+    policy = {"tagOwners": {tag: ["autogroup:admin"] for tag in settings.tailscale_tags}, "acls": acls}
     return json.dumps(policy, indent=2) + "\n"
 
 
-def client_files(settings: Settings, tailnet: Tailnet) -> dict[str, str]:
+def client_files(settings: Settings, tailnet: Tailnet, pool: Pool | None = None) -> dict[str, str]:
     """The files written on the admin laptop after a deploy, by name."""
     return {
-        "client-settings.md": client_settings(settings, tailnet),
-        "tailscale-acl.json": tailscale_acl(settings),
+        "client-settings.md": client_settings(settings, tailnet, pool),
+        "tailscale-acl.json": tailscale_acl(settings, pool),
     }

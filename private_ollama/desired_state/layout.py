@@ -54,6 +54,11 @@ class MacLayout:
         return f"{self.config_dir}/haproxy.cfg"
 
     @property
+    def pool_dir(self) -> str:
+        """A pool member's routing table and the pool's listings."""
+        return f"{self.config_dir}/pool"
+
+    @property
     def errors_dir(self) -> str:
         """HAProxy's error bodies: the refusals map and the parser's errorfiles."""
         return f"{self.config_dir}/errors"

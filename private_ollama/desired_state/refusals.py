@@ -33,6 +33,7 @@ import json
 from dataclasses import dataclass
 
 DIALECTS = ("anthropic", "openai", "ollama")
+MODEL = "{model}"  # in a message: the model the request names, put in by HAProxy
 # What a retry can mend: too many requests (later), Ollama busy or down (later), a slow client (again).
 RETRYABLE = {408, 429, 500, 502, 503, 504}
 # Anthropic's error types by status (its API reference), for the statuses the proxy answers.
@@ -48,6 +49,10 @@ class Refusal:
     status: int
     message: str
     code: str  # OpenAI's error.code; also names the refusal in the map
+
+    @property
+    def names_the_model(self) -> bool:
+        return MODEL in self.message
 
     @property
     def should_retry(self) -> bool:
@@ -90,6 +95,10 @@ REFUSALS = _refusals(
     Refusal(403, "model not allowed on this server", "model_not_allowed"),
     Refusal(413, "request body too large to check its model", "body_too_large_to_check"),
     Refusal(400, "request body is not one JSON object (RFC 8259) that this proxy can read", "invalid_json"),
+    Refusal(413, "request body too large to route by its model", "body_too_large_to_route"),
+    Refusal(404, "no member of this pool holds the model '{model}'", "model_not_in_pool"),
+    Refusal(503, "no member of this pool that holds the model '{model}' is up", "model_unavailable"),
+    Refusal(403, "pool headers are for the pool's members only", "pool_header_forged"),
     Refusal(403, "forbidden: header names may hold only letters, digits and -", "header_name_not_allowed"),
     Refusal(500, "proxy error", "proxy_error"),
     Refusal(502, "bad response from ollama", "bad_response_from_ollama"),
@@ -107,9 +116,17 @@ PARSER_ERRORS_3X = (414, 431)
 
 
 def refusals_map() -> str:
-    """The map HAProxy looks bodies up in: ``<dialect>:<refusal> <JSON body>`` lines."""
+    """The map HAProxy looks bodies up in: ``<dialect>:<refusal> <JSON body>`` lines; a body that names the
+    model (``{model}``) is two lines, ``...:head`` and ``...:tail``, the model's name goes between."""
     lines = ["# Error bodies of private-ollama's proxy, by dialect and refusal; rendered by the deploy."]
-    lines += [f"{dialect}:{name} {refusal.body(dialect)}" for name, refusal in REFUSALS.items() for dialect in DIALECTS]
+    for name, refusal in REFUSALS.items():
+        for dialect in DIALECTS:
+            body = refusal.body(dialect)
+            if MODEL in body:
+                head, tail = body.split(MODEL)
+                lines += [f"{dialect}:{name}:head {head}", f"{dialect}:{name}:tail {tail}"]
+            else:
+                lines.append(f"{dialect}:{name} {body}")
     return "\n".join(lines) + "\n"
 
 

@@ -34,6 +34,8 @@ DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 # A model as clients name it: name[:tag], the name maybe with a namespace (hf.co/org/name).
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*(:[A-Za-z0-9][A-Za-z0-9._-]*)?"
 
+# The buffer a pool member needs: it reads a request's whole body for the model to route it by.
+POOL_BUFFER_BYTES = 1024 * 1024
 Port = Annotated[int, Field(ge=1, le=65535)]
 RouteSetName = Literal[tuple(ROUTE_SETS)]
 Duration = Annotated[str, Field(pattern=DURATION)]
@@ -129,6 +131,9 @@ class Settings(BaseModel):
     proxy_timeout_server: Duration = knob(
         "30m", "longest silence from Ollama (model load + longest non-streamed answer) before 504")
     proxy_timeout_client: Duration = knob("30m", "longest silence from a client on an open connection")
+    proxy_pool: Annotated[str, Field(pattern=r"^([a-z0-9][a-z0-9-]{0,62})?$")] = knob(
+        "", "the pool this Mac serves in: Macs naming the same pool route each request to a member holding its "
+        "model; empty: no pool")
     proxy_metrics_port: Annotated[int, Field(ge=0, le=65535)] = knob(
         0, "HAProxy's Prometheus metrics on `127.0.0.1:<port>/metrics`; 0 turns them off")
 
@@ -261,6 +266,15 @@ class Settings(BaseModel):
             raise ValueError('ollama_allowed_models is "declared" but ollama_models is empty: declare the models')
         if self.ollama_models_prune and not self.ollama_models:
             raise ValueError("ollama_models_prune with no ollama_models would remove every model: declare the ones to keep")
+        return self
+
+    @model_validator(mode="after")
+    def _pool_reads_whole_bodies(self) -> Settings:
+        if self.proxy_pool and self.proxy_buffer_bytes < POOL_BUFFER_BYTES:
+            raise ValueError(
+                f"proxy_pool routes by the model in the whole request body: set proxy_buffer_bytes to at least "
+                f"{POOL_BUFFER_BYTES} (coding agents send bodies of a few hundred KB)",
+            )
         return self
 
     @model_validator(mode="after")

@@ -48,11 +48,12 @@ class Response:
 
 
 def exchange(port: int, raw: bytes, expect: int | None = None, head_only: bool = False,
-             quiet: float = 2.0) -> list[Response]:
-    """Send ``raw`` to 127.0.0.1:port; return the responses read once ``expect`` are complete,
-    or else all of them until the server closes (or stays quiet for ``quiet`` seconds)."""
+             quiet: float = 2.0, address: str = "127.0.0.1", source: str | None = None) -> list[Response]:
+    """Send ``raw`` to address:port (from ``source`` when given); return the responses read once ``expect``
+    are complete, or else all of them until the server closes (or stays quiet for ``quiet`` seconds)."""
     data = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=quiet) as connection:
+    with socket.create_connection((address, port), timeout=quiet,
+                                  source_address=(source, 0) if source else None) as connection:
         connection.sendall(raw)
         try:
             while chunk := connection.recv(65536):

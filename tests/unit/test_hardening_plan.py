@@ -11,8 +11,7 @@ from private_ollama.desired_state.api_keys import KeyStore, key_hash
 from private_ollama.desired_state.files import access_log_path, api_key_map, api_key_map_path
 from tests.unit.plan import ConvergedMac, plan, planned_commands
 
-KEY_MAP = "Ensure the files HAProxy reads are installed (error bodies, API key hashes), readable by the service only"
-NO_KEY_MAP = "Ensure no API key hashes are left on the Mac"
+KEY_MAP = "Ensure the files HAProxy reads are installed (error bodies, API key hashes, pool routes), readable by the service only"
 HAPROXY_CONFIG = "Ensure the HAProxy allowlist config is valid and live"
 HAPROXY_JOB = "Ensure HAProxy runs as a launchd job on the Tailscale address"
 LOG_MODE = "Ensure the access log is readable by the service only"
@@ -72,7 +71,7 @@ def test_revoked_key_replaces_the_map_then_reloads_haproxy(keyed_mac, store):
 def test_key_map_left_after_keys_are_turned_off_is_removed(tmp_path):
     mac = ConvergedMac(tmp_path / "clients")
     mac.files[api_key_map_path(mac.layout)] = b"0123 alice\n"
-    assert plan(mac) == [NO_KEY_MAP]
+    assert planned_commands(mac) == {KEY_MAP: [f"rm -f {api_key_map_path(mac.layout)}"]}
 
 
 def test_converged_mac_with_the_access_log_plans_nothing(logging_mac):
