@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from private_ollama.desired_state.settings import Settings
-from tests.proxy.haproxy import HAPROXY, check, render, running_haproxy
+from tests.proxy.haproxy import HAPROXY, check, installed, running_haproxy
 from tests.proxy.processes import free_port, spawn, stop, wait_until
 from tests.proxy.standin import answers
 
@@ -30,7 +30,7 @@ class Variant:
     name: str
     about: str
     settings: dict | None = None  # the rendered config's knobs over the defaults; None: not the project's config
-    config: Callable[[int, int], str] | None = None  # else a config of our own: (port, backend port) -> text
+    config: Callable[[int, int, Path], str] | None = None  # else a config of our own: (port, backend port, work dir) -> text
     headers: dict = field(default_factory=dict)  # sent with every request (an API key)
     concurrency: tuple[int, ...] | None = None  # measured only at these; None: at every level
 
@@ -65,7 +65,7 @@ HARDENING_KNOBS: dict[str, Knob] = {
 }
 
 
-def bare_config(port: int, backend_port: int) -> str:
+def bare_config(port: int, backend_port: int, workdir: Path) -> str:
     """One frontend, one backend, nothing else: the same limits and timeouts as the rendered config."""
     settings = Settings.from_data({})
     return f"""global
@@ -83,16 +83,17 @@ backend ollama
 """
 
 
-def rendered_without_checks(port: int, backend_port: int) -> str:
-    """The rendered config (default knobs) without its request checks: every `acl` and `http-request deny`
-    line gone, all else kept (HTTP mode, JSON errors, header hygiene, health checks). Against the rendered
-    config it shows what the checks cost; against bare, what the rest costs."""
+def rendered_without_checks(port: int, backend_port: int, workdir: Path) -> str:
+    """The rendered config (default knobs) without its refusals: every `http-request deny` line gone, all
+    else kept (HTTP mode, JSON errors, header hygiene, health checks; an `acl` no rule names costs nothing).
+    Against the rendered config it shows what the checks cost; against bare, what the rest costs. The files
+    the config reads (error bodies, maps) are installed in ``workdir`` as the deploy installs them."""
     settings = Settings.from_data({"proxy_port": port, "ollama_port": backend_port})
-    config = render(settings, "127.0.0.1")
-    return re.sub(r"^\s*(acl|http-request deny) .*\n", "", config, flags=re.MULTILINE)
+    config = installed(settings, workdir, "127.0.0.1").read_text()
+    return re.sub(r"^\s*http-request deny .*\n", "", config, flags=re.MULTILINE)
 
 
-UNCHECKED = Variant("rendered without its checks", "the rendered config with its `acl` and `http-request deny` "
+UNCHECKED = Variant("rendered without its checks", "the rendered config with its `http-request deny` "
                     "lines removed: what the checks cost, and what the rest costs", config=rendered_without_checks)
 
 
@@ -152,12 +153,12 @@ def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Itera
 
 
 @contextmanager
-def _running_config(config: Callable[[int, int], str], backend_port: int, workdir: Path) -> Iterator[int]:
+def _running_config(config: Callable[[int, int, Path], str], backend_port: int, workdir: Path) -> Iterator[int]:
     """``haproxy -W -db`` on a config of our own, checked with ``haproxy -c`` first; yields its port."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "haproxy.cfg"
-    path.write_text(config(port, backend_port))
+    path.write_text(config(port, backend_port, workdir / "home"))
     checked = check(path)
     if checked.returncode != 0:
         raise RuntimeError(f"haproxy -c refused {path}: {checked.stdout}{checked.stderr}")

@@ -13,6 +13,13 @@ import os
 import pytest
 
 NO_SKIPS = os.environ.get("PRIVATE_OLLAMA_NO_SKIPS") == "1"
+LAB_TIMEOUT_S = 900  # a test marked `lab` boots hosts and deploys in its fixtures; others get pyproject's 300 s
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("lab") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(LAB_TIMEOUT_S))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,14 +3,16 @@
 `labctl` runs it inside the host's network namespace through
 ``unshare --mount --uts --ipc --pid --fork``. It mounts the overlay root (the
 machine's / under the host's own upper dir) with fresh /proc, /sys, /dev, /run
-and /tmp, pivots into it, and boots like a Mac: tailscale0 down and bare (no
-Tailscale address before tailscaled logs in), launchd (which loads
-/Library/LaunchDaemons), sshd, then the GUI login of uid 501 when auto-login is
-on (launchd then loads that user's LaunchAgents). SIGTERM shuts it down: launchd
-first (it stops its jobs), then every other process.
+and /tmp and the host's /Volumes (lab/host/disks.py), pivots into it, and boots
+like a Mac: tailscale0 down and bare (no Tailscale address before tailscaled
+logs in), launchd (which loads /Library/LaunchDaemons), sshd, the registry
+stand-in of registry.ollama.ai (lab/host/registry.py), then the GUI login of
+uid 501 when auto-login is on (launchd then loads that user's LaunchAgents).
+SIGTERM shuts it down: launchd first (it stops its jobs), then every other
+process.
 
     /usr/bin/python3 lab/host/boot.py --name lab-mac-1 --fs .lab/hosts/1/fs \\
-        --root .lab/hosts/1/root --control .lab/control --auto-login
+        --root .lab/hosts/1/root --control .lab/control --volumes .lab/hosts/1/volumes --auto-login
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+# The lab is imported from the project's root, as labctl does (before the pivot hides the checkout).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from lab.host import registry
 
 STANDINS = "/usr/libexec/lab-standins"  # the stand-ins' code, the import root of the launchd stand-in
 LAUNCHD = ["/usr/bin/python3", "-m", "launchd"]
@@ -47,6 +54,7 @@ def main() -> int:
     parser.add_argument("--fs", type=Path, required=True, help="holds the overlay's upper/ and work/")
     parser.add_argument("--root", type=Path, required=True, help="where to mount the merged root")
     parser.add_argument("--control", type=Path, required=True, help="the lab tailnet's control dir")
+    parser.add_argument("--volumes", type=Path, required=True, help="the host's /Volumes, shared by the machine")
     parser.add_argument("--auto-login", action=argparse.BooleanOptionalAction, default=True)
     options = parser.parse_args()
 
@@ -57,7 +65,7 @@ def main() -> int:
     launchd = None
     try:
         socket.sethostname(options.name)
-        mount_root(options.fs, options.root, options.control)
+        mount_root(options.fs, options.root, options.control, options.volumes)
         launchd = boot(options.auto_login)
         log(f"{options.name} booted")
         while True:
@@ -68,7 +76,7 @@ def main() -> int:
     return 0
 
 
-def mount_root(fs: Path, root: Path, control: Path) -> None:
+def mount_root(fs: Path, root: Path, control: Path, volumes: Path) -> None:
     run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/,upperdir={fs}/upper,workdir={fs}/work", str(root))
     run("mount", "-t", "proc", "proc", f"{root}/proc")
     run("mount", "-t", "sysfs", "sysfs", f"{root}/sys")  # this network namespace's interfaces
@@ -87,6 +95,7 @@ def mount_root(fs: Path, root: Path, control: Path) -> None:
     run("mount", "-t", "tmpfs", "-o", "mode=755,nosuid,nodev", "tmpfs", f"{root}/run")  # /var/run: a symlink
     run("mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", f"{root}/tmp")  # cleared at boot, as macOS
     run("mount", "--bind", str(control), f"{root}/var/lib/lab/control")
+    run("mount", "--rbind", str(volumes), f"{root}/Volumes")  # slaves of the machine's: volumes come and go
     os.chdir(root)
     run("pivot_root", ".", ".")
     run("umount", "-l", ".")  # the machine's root, stacked on top by pivot_root
@@ -104,7 +113,9 @@ def boot(auto_login: bool) -> subprocess.Popen:
     launchd = spawn([*LAUNCHD, "--socket", str(LAUNCHD_SOCKET), "--state-dir", str(LAUNCHD_STATE)], "launchd-standin",
                     cwd=STANDINS)
     spawn(SSHD, "sshd")
+    spawn(registry.command(STANDINS), registry.LOG, cwd=STANDINS)
     wait_for(LAUNCHD_SOCKET.exists, "launchd's socket")
+    wait_for(Path(registry.STATE).exists, "the registry stand-in")
     if auto_login:
         sessions.write_text(f"{AUTO_LOGIN_UID}\n")  # loginwindow's auto-login
     BOOTED.touch()

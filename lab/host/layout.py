@@ -79,6 +79,11 @@ class LabPaths:
         return self.root / "control"
 
     @property
+    def registry_tls(self) -> Path:
+        """The lab's CA and the registry stand-in's certificate (lab/host/tls.py)."""
+        return self.root / "registry-tls"
+
+    @property
     def client_hosts(self) -> Path:
         """The tailnet client's /etc/hosts (MagicDNS names); its link in /etc/netns claims the lab's slot."""
         return self.control / "hosts"
@@ -89,6 +94,10 @@ class LabPaths:
     def host_fs(self, index: int) -> Path:
         """A tmpfs holding the overlay's upper and work dirs: the host's own files."""
         return self.host(index) / "fs"
+
+    def host_volumes(self, index: int) -> Path:
+        """The host's /Volumes, shared into it: each external volume attached is a mount here."""
+        return self.host(index) / "volumes"
 
     def host_upper(self, index: int) -> Path:
         return self.host_fs(index) / "upper"

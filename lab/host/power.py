@@ -3,7 +3,10 @@
 The process labctl starts is `unshare`, which stays in the machine's pid
 namespace as the parent of the host's pid 1 (``--kill-child``: if it dies, the
 whole host dies). Its pid is kept in ``hosts/<i>/pid``. A host's processes all
-live in its pid namespace, so killing its pid 1 kills every one of them.
+live in its pid namespace, so killing its pid 1 kills every one of them. Its
+mounts are slaves of the machine's: nothing it mounts is seen outside, and what
+the machine mounts in a shared folder (its /Volumes, lab/host/disks.py) shows
+inside.
 
 .. code:: python
 
@@ -35,9 +38,10 @@ class PowerError(RuntimeError):
 def power_on(paths: LabPaths, host: HostPlan, auto_login: bool) -> None:
     argv = [
         "nsenter", f"--net=/run/netns/{host.netns}", "--",
-        "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
+        "unshare", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child", "--propagation", "slave", "--",
         "/usr/bin/python3", str(BOOT), "--name", host.name, "--fs", str(paths.host_fs(host.index)),
         "--root", str(paths.host_root(host.index)), "--control", str(paths.control),
+        "--volumes", str(paths.host_volumes(host.index)),
         "--auto-login" if auto_login else "--no-auto-login",
     ]  # fmt: skip
     with open(paths.host_log(host.index), "ab") as log:

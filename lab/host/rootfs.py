@@ -2,14 +2,16 @@
 
 `provision` fills the empty upper dir before the first boot with what makes the
 host a Mac for the deploy: the user admin (uid 501, group staff gid 20, in the
-admin group, passwordless sudo), /Users, /Library, /Applications, the macOS
-version, Homebrew's prefix with `brew`, sshd's config and keys, and the
-stand-ins ahead of the real tools. Nothing lands in the machine's own paths.
+admin group, passwordless sudo), /Users, /Library, /Applications, /Volumes, the
+macOS version, Homebrew's prefix with `brew`, sshd's config and keys, the
+stand-ins ahead of the real tools, and registry.ollama.ai (its name in
+/etc/hosts, its certificate, the lab CA in the CA bundle: lab/host/registry.py).
+Nothing lands in the machine's own paths.
 
 .. code:: python
 
     provision(paths.host_upper(1), plan.hosts[0], standins_dir(), admin_key=pubkey, host_key=paths.host_key(1),
-              hidden=hidden_paths((PROJECT, paths.root)))
+              certificates=Certificates(paths.registry_tls), hidden=hidden_paths((PROJECT, paths.root)))
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import stat
 import string
 from pathlib import Path
 
+from lab.host import registry
 from lab.host.layout import ADMIN_UID, ADMIN_USER, STAFF_GID, HostPlan
+from lab.host.tls import Certificates
 
 HERE = Path(__file__).resolve().parent
 STANDINS = "/usr/libexec/lab-standins"  # the stand-ins' code, inside the host
@@ -36,13 +40,15 @@ MAC_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 
 
 def provision(
-    upper: Path, host: HostPlan, standins: Path, admin_key: str, host_key: Path, hidden: list[Path] = ()
+    upper: Path, host: HostPlan, standins: Path, admin_key: str, host_key: Path, certificates: Certificates,
+    hidden: list[Path] = (),
 ) -> None:
     """`hidden`: machine paths the host must not see (the project, the lab's state), from `hidden_paths`."""
     fs = _Upper(upper)
     _hide_machine(fs, hidden)
     _accounts(fs)
     _system(fs, host, host_key)
+    _registry(fs, certificates)
     _mac_folders(fs, admin_key)
     _standins(fs, standins)
     fs.put("/var/lib/lab/host.json", json.dumps({"index": host.index, "name": host.name}) + "\n")
@@ -116,7 +122,8 @@ def mac_groups(group: str) -> str:
 
 def _system(fs: _Upper, host: HostPlan, host_key: Path) -> None:
     fs.put("/etc/hostname", host.name + "\n")
-    fs.put("/etc/hosts", f"127.0.0.1\tlocalhost {host.name}\n255.255.255.255\tbroadcasthost\n::1\tlocalhost\n")
+    fs.put("/etc/hosts", f"127.0.0.1\tlocalhost {host.name}\n255.255.255.255\tbroadcasthost\n::1\tlocalhost\n"
+                         + registry.HOSTS_LINE)
     fs.put("/etc/motd", "")
     config = string.Template((HERE / "sshd_config").read_text()).substitute(listen_address=host.ssh_ip)
     fs.put("/etc/ssh/sshd_config", config)
@@ -127,8 +134,16 @@ def _system(fs: _Upper, host: HostPlan, host_key: Path) -> None:
     fs.mkdir("/var/db/launchd-standin", 0o755)
 
 
+def _registry(fs: _Upper, certificates: Certificates) -> None:
+    """What the registry stand-in serves with, and the trust that makes its certificate good in the host."""
+    fs.put(registry.CERT, certificates.cert.read_bytes())
+    fs.put(registry.KEY, certificates.key.read_bytes(), 0o600)
+    bundle = Path(registry.CA_BUNDLE)
+    fs.put(registry.CA_BUNDLE, (bundle.read_bytes() if bundle.is_file() else b"") + certificates.ca.read_bytes())
+
+
 def _mac_folders(fs: _Upper, admin_key: str) -> None:
-    for folder in ("/Library", "/Library/LaunchDaemons", "/Library/LaunchAgents", "/Library/Preferences"):
+    for folder in ("/Library", "/Library/LaunchDaemons", "/Library/LaunchAgents", "/Library/Preferences", "/Volumes"):
         fs.mkdir(folder, 0o755, gid=WHEEL_GID)
     fs.mkdir("/Library/Logs", 0o775, gid=ADMIN_GID)
     fs.mkdir("/Applications", 0o775, gid=ADMIN_GID)

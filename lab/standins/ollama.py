@@ -18,6 +18,18 @@ shape. Generations stream for real: one chunk per token, flushed at once, each
 carrying its send time (``standin_sent_ns``) so a test can measure the delay a
 proxy adds.
 
+Its models are those of its store, in Ollama's layout under OLLAMA_MODELS
+(ollama_store): /api/tags, /api/show, /v1/models, ``ollama list`` and every
+generation route read it, and a model it does not hold is "not found"
+everywhere. ``POST /api/pull`` (and ``ollama pull``) fetch from
+registry.ollama.ai as Ollama does, with its progress, errors and resumable
+partial downloads (ollama_pull); ``DELETE /api/delete`` removes the manifest and
+the blobs no other model uses. A generation loads its model: /api/ps (and
+``ollama ps``) lists it until its keep_alive runs out (the request's, else
+OLLAMA_KEEP_ALIVE, else 5m); keep_alive 0 unloads it, which ``ollama rm`` does
+before deleting; a deleted model stays loaded until then, as in Ollama. At
+start the store's blobs/ is made and pruned as Ollama's (unless OLLAMA_NOPRUNE).
+
 The model: a request that offers tools and whose last turn, the user's, names
 one of them as a word ("call get_weather") gets a call of that tool, its
 required arguments filled from the schema; any other gets the natural answer,
@@ -35,10 +47,20 @@ to it (the tests' stand-in does, so a stream lasts as long as a test asks).
     ollama version is 0.14.3
 
 Environment, as the real server reads it: ``OLLAMA_HOST``, ``OLLAMA_ORIGINS``,
-``OLLAMA_NO_CLOUD``. The stand-in's own: ``OLLAMA_STANDIN_RECORD`` (default
+``OLLAMA_NO_CLOUD``, ``OLLAMA_MODELS``, ``OLLAMA_KEEP_ALIVE``,
+``OLLAMA_CONTEXT_LENGTH``, ``OLLAMA_NOPRUNE``, ``SSL_CERT_FILE`` (the trust
+store for registries). The stand-in's own: ``OLLAMA_STANDIN_RECORD`` (default
 ``$HOME/.ollama/standin-requests.jsonl``), ``OLLAMA_STANDIN_CHUNKS`` (tokens of
-the natural answer, default 5), ``OLLAMA_STANDIN_RUN_TO_LIMIT`` (above) and
-``OLLAMA_STANDIN_CHUNK_INTERVAL_MS`` (pause before each token, default 10).
+the natural answer, default 5), ``OLLAMA_STANDIN_RUN_TO_LIMIT`` (above),
+``OLLAMA_STANDIN_CHUNK_INTERVAL_MS`` (pause before each token, default 10),
+``OLLAMA_STANDIN_PULL_SECONDS`` (how long a pull's downloads take for a whole
+model, whatever its size, default 3) and ``OLLAMA_STANDIN_REGISTRY``
+(``host:port`` where registry.ollama.ai is, instead of looking the name up: for
+tests on loopback; a lab host finds it in its /etc/hosts).
+
+The CLI (``ollama pull``, ``list``, ``ps``, ``rm``, ``-v``) is ollama_cli. The
+modules sit beside this file; from Homebrew's keg, which holds only ``ollama``
+and this file, they are found in the stand-ins' folder of the lab host.
 """
 
 from __future__ import annotations
@@ -52,9 +74,11 @@ import itertools
 import json
 import math
 import os
+import queue
 import random
 import re
 import secrets
+import select
 import signal
 import socket
 import string
@@ -68,14 +92,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-VERSION = "0.14.3"
+BOTTLES = "/usr/libexec/lab-standins"  # a lab host's stand-ins, where Homebrew's keg of this one came from
 
-# The one fake model list: /api/tags, /api/ps, /api/show, /v1/models and `ollama list` read it.
+if __package__:  # the tests import the stand-in as lab.standins.ollama
+    from . import ollama_cli, ollama_pull
+    from .ollama_config import USER_AGENT, VERSION, env, parse_ollama_host, split_host_port
+    from .ollama_store import Installed, Name, Store, StoreError, go_time, models_dir
+else:  # the program: its modules are beside it, but Homebrew's keg holds only ollama and ollama.py (what brew
+    # copies), so run from there it finds them in the folder the bottle came from
+    sys.path.append(BOTTLES)
+    import ollama_cli
+    import ollama_pull
+    from ollama_config import USER_AGENT, VERSION, env, parse_ollama_host, split_host_port
+    from ollama_store import Installed, Name, Store, StoreError, go_time, models_dir
+
+# The models a stand-in of the tests has from the start, newest first: tests/proxy/standin.py seeds its store
+# with these catalogue models, pulled at these times. model-recommendations names the last.
 MODELS = (
     {
         "name": "qwen2.5-coder:32b",
-        "size": 19851349856,
-        "digest": "4bd6cbf2d094264457a17aab6bd6acd1ed7a72fb8f8be3cfb193f63c78dd56df",
+        "size": 19851349898,
+        "digest": "b92d6a0bd47ee79114298de0177bf920c05a706d12633950b3936778492bef41",
         "modified_at": "2025-06-02T09:12:03.123456789-07:00",
         "family": "qwen2",
         "parameter_size": "32.8B",
@@ -94,6 +131,9 @@ MODELS = (
 
 # What a generation says, one token per streamed chunk.
 WORDS = ("The", " sky", " is", " blue", " because", " of", " Rayleigh", " scattering", ".")
+
+PULL_SECONDS = 3.0  # OLLAMA_STANDIN_PULL_SECONDS: how long a pull's downloads take, whatever the model's size
+PULL_LONGEST_S = 24 * 3600  # a pull still running then is cancelled
 
 TEXT_PLAIN = "text/plain; charset=utf-8"
 JSON = "application/json; charset=utf-8"
@@ -186,6 +226,7 @@ class Request:
     headers: list[tuple[str, str]]
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
+    gone: Callable[[], bool] = lambda: False  # whether the client hung up (Go cancels the request's context)
 
     def header(self, name: str) -> str | None:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
@@ -299,7 +340,7 @@ def route(request: Request) -> Routed:
 
 def allowed_origins(environ: dict[str, str]) -> list[str]:
     """``envconfig.AllowedOrigins``: OLLAMA_ORIGINS, then loopback and app origins."""
-    configured = _env(environ, "OLLAMA_ORIGINS")
+    configured = env(environ, "OLLAMA_ORIGINS")
     origins = [origin.strip().lower() for origin in configured.split(",")] if configured else []
     for host in ("localhost", "127.0.0.1", "0.0.0.0"):
         origins += [f"http://{host}", f"https://{host}", f"http://{host}:*", f"https://{host}:*"]
@@ -328,19 +369,6 @@ def cors(request: Request, origins: list[str]) -> Reply | None:
             "Access-Control-Max-Age": "43200",
         })
     return None
-
-
-def split_host_port(value: str) -> tuple[str, str]:
-    """Go's ``net.SplitHostPort``; ``ValueError`` where Go returns an error."""
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0 or value[end + 1:end + 2] != ":":
-            raise ValueError(f"bad host:port {value!r}")
-        return value[1:end], value[end + 2:]
-    if value.count(":") != 1:
-        raise ValueError(f"missing port or too many colons in {value!r}")
-    host, port = value.split(":")
-    return host, port
 
 
 _GO_PRIVATE = tuple(ipaddress.ip_network(net) for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
@@ -391,41 +419,48 @@ def _now_rfc3339() -> str:
     return datetime.fromtimestamp(now // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
-def _parse_time(value: str) -> datetime:
-    """An RFC 3339 time with nanoseconds, which ``fromisoformat`` does not take."""
-    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value))
-
-
 def _tagged(name: str) -> str:
     """A model name as Ollama normalises it: an untagged name means ``:latest``."""
     return name if ":" in name else f"{name}:latest"
 
 
-def find_model(name: str) -> dict | None:
-    """The fake model named ``name``, in any case (Ollama adopts the casing of the model it has)."""
-    return next((model for model in MODELS if model["name"].lower() == _tagged(name).lower()), None)
+def store() -> Store:
+    """The model store OLLAMA_MODELS names (see ollama_store), read afresh by every request as Ollama's are."""
+    return Store(models_dir(os.environ))
 
 
-def _details(model: dict) -> dict:
-    return {
-        "parent_model": "", "format": "gguf", "family": model["family"], "families": [model["family"]],
-        "parameter_size": model["parameter_size"], "quantization_level": model["quantization_level"],
-    }
+def find_model(name: str) -> Installed | None:
+    """The model ``name`` names, in any case (Ollama adopts the casing of the model it has); None when the
+    store has none."""
+    try:
+        return store().find(name)
+    except StoreError:
+        return None
 
 
-def _listing(model: dict) -> dict:
-    return {"name": model["name"], "model": model["name"], "modified_at": model["modified_at"],
-            "size": model["size"], "digest": model["digest"], "details": _details(model)}
+def _listing(model: Installed) -> dict:
+    """An api.ListModelResponse."""
+    name = model.name.shortest
+    return {"name": name, "model": name, "modified_at": model.modified_at, "size": model.size,
+            "digest": model.digest, "details": store().details(model)}
 
 
-def _openai_model(model: dict) -> dict:
-    created = int(_parse_time(model["modified_at"]).timestamp())
-    return {"id": model["name"], "object": "model", "created": created, "owned_by": "library"}
+def _openai_model(model: Installed) -> dict:
+    return {"id": model.name.shortest, "object": "model", "created": model.modified_ns // 10**9, "owned_by": "library"}
 
 
 def _flag(name: str) -> bool:
     """A yes/no variable of the environment: unset, empty, 0 and false are no."""
-    return _env(os.environ, name) not in ("", "0", "false")
+    return env(os.environ, name) not in ("", "0", "false")
+
+
+def _number(text: str, default: float) -> float:
+    """A positive number of the environment, else ``default``."""
+    try:
+        value = float(text)
+    except ValueError:
+        return default
+    return value if 0 < value < math.inf else default
 
 
 def root(request: Request) -> Reply:
@@ -437,13 +472,17 @@ def version(request: Request) -> Reply:
 
 
 def tags(request: Request) -> Reply:
-    return as_json(200, {"models": [_listing(model) for model in MODELS]})
+    """ListHandler: the store's models, newest first."""
+    try:
+        models = store().installed()
+    except StoreError as error:
+        return as_json(500, {"error": str(error)})
+    return as_json(200, {"models": [_listing(model) for model in models]})
 
 
 def running(request: Request) -> Reply:
-    loaded = dict(_listing(MODELS[-1]), expires_at=_now_rfc3339(), size_vram=MODELS[-1]["size"], context_length=4096)
-    loaded.pop("modified_at")
-    return as_json(200, {"models": [loaded]})
+    """PsHandler: the loaded models, the longest left first."""
+    return as_json(200, {"models": RUNNERS.loaded()})
 
 
 def status(request: Request) -> Reply:
@@ -479,7 +518,7 @@ def _wants_stream(body: dict, default: bool) -> bool:
 
 
 def progress(*steps: str) -> Callable[[Request], Reply | Stream]:
-    """pull, push, create: an NDJSON progress stream (or its last line with stream false)."""
+    """push, create: an NDJSON progress stream (or its last line with stream false)."""
 
     def handler(request: Request) -> Reply | Stream:
         body = _body_or_error(request)
@@ -503,20 +542,105 @@ def show(request: Request) -> Reply:
     model = find_model(name)
     if model is None:
         return as_json(404, {"error": f"model '{_tagged(name)}' not found"})
+    details = store().details(model)
     return as_json(200, {
-        "modelfile": f"FROM {model['name']}\n", "parameters": "stop \"<|eot_id|>\"",
-        "template": "{{ .Prompt }}", "details": _details(model),
-        "model_info": {"general.architecture": model["family"], f"{model['family']}.context_length": 131072},
-        "capabilities": ["completion", "tools"], "modified_at": model["modified_at"],
+        "modelfile": f"FROM {model.name.shortest}\n", "parameters": "stop \"<|eot_id|>\"",
+        "template": "{{ .Prompt }}", "details": details,
+        "model_info": {"general.architecture": details["family"], f"{details['family']}.context_length": 131072},
+        "capabilities": ["completion", "tools"], "modified_at": model.modified_at,
     })
 
 
 def delete(request: Request) -> Reply:
+    """DeleteHandler: the manifest and the blobs no other model uses; a loaded model stays loaded."""
     body = _body_or_error(request)
     if isinstance(body, Reply):
         return body
-    name = body.get("model") or body.get("name") or ""
-    return Reply(200) if find_model(name) else as_json(404, {"error": f"model '{name}' not found"})
+    name = _string(body.get("model")) or _string(body.get("name"))
+    if not name.strip():
+        return as_json(400, {"error": "model is required"})
+    if not Name.parse(name).valid:
+        return as_json(400, {"error": f"name {json.dumps(name)} is invalid"})
+    model = find_model(name)
+    if model is None:
+        return as_json(404, {"error": f"model '{name}' not found"})
+    try:
+        store().remove(model)
+    except (OSError, StoreError) as error:
+        return as_json(500, {"error": str(error)})
+    return Reply(200)
+
+
+def pull(request: Request) -> Reply | Stream:
+    """PullHandler: the pull runs in a thread of its own (ollama_pull); NDJSON progress, errors in the 200
+    stream; with stream false one answer, ``{"status":"success"}`` or a 500 with the error."""
+    body = _body_or_error(request)
+    if isinstance(body, Reply):
+        return body
+    name = Name.parse(_string(body.get("model")) or _string(body.get("name")))
+    if not name.valid:
+        return as_json(400, {"error": "invalid model name"})
+    try:
+        name = store().existing_name(name)
+    except StoreError as error:
+        return as_json(400, {"error": str(error)})
+    job = PullJob(name)
+    if not _wants_stream(body, True):
+        return job.answer(request.gone)
+    return Stream(NDJSON, job.lines(request.gone))
+
+
+class PullJob:
+    """A pull and the events it queues, for one request; the client going away cancels it."""
+
+    def __init__(self, name: Name) -> None:
+        self.events: queue.Queue[dict | None] = queue.Queue()
+        self.cancelled = threading.Event()
+        self.deadline = time.monotonic() + PULL_LONGEST_S
+        seconds = _number(env(os.environ, "OLLAMA_STANDIN_PULL_SECONDS"), PULL_SECONDS)
+        registry = ollama_pull.Registry(USER_AGENT, env(os.environ, "OLLAMA_STANDIN_REGISTRY") or None)
+        self.pull = ollama_pull.Pull(store(), registry, name, self.events.put, self.cancelled, seconds,
+                                     _flag("OLLAMA_NOPRUNE"))
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            ollama_pull.pull_model(self.pull)
+        except (ollama_pull.PullError, StoreError) as error:
+            self.events.put({"error": str(error)})
+        except OSError as error:
+            self.events.put({"error": f"{error.filename}: {os.strerror(error.errno).lower()}"})
+        finally:
+            self.events.put(None)
+
+    def _next(self, gone: Callable[[], bool]) -> dict | None:
+        """The next event, or None at the end; meanwhile a client that hung up cancels the pull."""
+        while time.monotonic() < self.deadline:
+            try:
+                return self.events.get(timeout=0.1)
+            except queue.Empty:
+                if gone():
+                    self.cancelled.set()
+        self.cancelled.set()
+        return {"error": "context deadline exceeded"}
+
+    def lines(self, gone: Callable[[], bool]) -> Iterator[bytes]:
+        try:
+            while (event := self._next(gone)) is not None:
+                yield f"{_compact(event)}\n".encode()
+                if "error" in event:
+                    return
+        finally:
+            self.cancelled.set()  # the answer ended: a pull still running has nobody to report to
+
+    def answer(self, gone: Callable[[], bool]) -> Reply:
+        """waitForStream: the last event, or the error as a 500."""
+        latest: dict = {}
+        while (event := self._next(gone)) is not None:
+            if "error" in event:
+                return as_json(500, event)
+            latest = event
+        return as_json(200, latest)
 
 
 def transcription(request: Request) -> Reply:
@@ -524,7 +648,7 @@ def transcription(request: Request) -> Reply:
 
 
 def list_openai_models(request: Request) -> Reply:
-    return encoded(200, {"object": "list", "data": [_openai_model(model) for model in MODELS]})
+    return encoded(200, {"object": "list", "data": [_openai_model(model) for model in store().installed()]})
 
 
 def retrieve_openai_model(request: Request) -> Reply:
@@ -778,17 +902,6 @@ def _metrics(count: int) -> dict:
             "prompt_eval_duration": 90_000_000, "eval_count": count, "eval_duration": count * 12_000_000}
 
 
-def _is_zero_duration(value: object) -> bool:
-    """Whether ``keep_alive`` is zero as api.Duration reads it: seconds as a number, or a Go duration string.
-
-    >>> [_is_zero_duration(value) for value in (0, "0", "0s", "0m0.0s", 1, "5m", None)]
-    [True, True, True, True, False, False, False]
-    """
-    if isinstance(value, str):
-        return bool(re.fullmatch(r"[-+]?(?:(?:0+\.?0*|\.0+)(?:ns|us|µs|μs|ms|s|m|h))+|[-+]?0", value))
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value * 1e9 < 1
-
-
 def generate(request: Request) -> Reply | Stream:
     return _with_model(request, _generate)
 
@@ -824,7 +937,7 @@ def _chat_message(pieces: list[str | dict]) -> dict:
 
 def _loaded(body: dict, empty: dict) -> Reply:
     """The answer to a request with nothing to generate: done_reason unload with keep_alive 0, else load."""
-    reason = "unload" if _is_zero_duration(body.get("keep_alive")) else "load"
+    reason = "unload" if keep_alive(body.get("keep_alive")) == 0 else "load"
     return as_json(200, {"model": body["model"], "created_at": _now_rfc3339(), **empty, "done": True,
                          "done_reason": reason})
 
@@ -1162,8 +1275,169 @@ def _with_model(request: Request, respond: Callable[[dict], Reply | Stream], api
 
 def _known_model(body: dict, respond: Callable[[dict], Reply | Stream], api: str,
                  missing: Callable[[str], str]) -> Reply | Stream:
+    """``respond(body)`` with the model loaded for as long as the answer lasts (then its keep_alive runs: the
+    body's on Ollama's own API, the default on the /v1 ones); a 404 for a model the store does not have."""
     name = _string(body.get("model"))
-    return respond(body) if find_model(name) else _handler_error(api, 404, missing(name))
+    model = find_model(name)
+    if model is None:
+        return _handler_error(api, 404, missing(name))
+    try:
+        duration = keep_alive(body.get("keep_alive") if api == "ollama" else None)
+    except ValueError as error:
+        return _handler_error(api, 400, str(error))
+    key = RUNNERS.use(model, store().details(model), duration, _context_length(body))
+    return _released(respond(body), lambda: RUNNERS.done(key))
+
+
+def _context_length(body: dict) -> int:
+    """The context a model is loaded with: options.num_ctx, else OLLAMA_CONTEXT_LENGTH, else 4096."""
+    options = body.get("options") if isinstance(body.get("options"), dict) else {}
+    if isinstance(options.get("num_ctx"), int) and options["num_ctx"] > 0:
+        return options["num_ctx"]
+    configured = env(os.environ, "OLLAMA_CONTEXT_LENGTH")
+    return int(configured) if configured.isdigit() and int(configured) > 0 else 4096
+
+
+def _released(reply: Reply | Stream, done: Callable[[], None]) -> Reply | Stream:
+    """The answer, calling ``done`` once it is all out (a stream: at its end, or when it is closed)."""
+    if isinstance(reply, Reply):
+        done()
+        return reply
+    return Stream(reply.content_type, Released(reply.chunks, done), reply.status)
+
+
+class Released:
+    """An iterator of chunks that calls ``done`` once: at its end, or when closed unfinished."""
+
+    def __init__(self, chunks: Iterator[bytes], done: Callable[[], None]) -> None:
+        self._chunks, self._done, self._pending = chunks, done, True
+
+    def __iter__(self) -> Released:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._pending:
+            self._pending = False
+            getattr(self._chunks, "close", lambda: None)()
+            self._done()
+
+
+# --- Loaded models (the scheduler) -------------------------------------------------------------
+
+FOREVER_NS = 2**63 - 1  # Go's time.Duration(math.MaxInt64): a keep_alive below 0
+DURATION_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+                  "h": 3600 * 10**9}
+
+
+def go_duration(text: str) -> int:
+    """``time.ParseDuration`` in nanoseconds; ValueError with Go's message.
+
+    >>> [go_duration(value) for value in ("0", "5m", "1h30m", "-1s", "0.5s")]
+    [0, 300000000000, 5400000000000, -1000000000, 500000000]
+    """
+    rest = text[1:] if text[:1] in "+-" else text
+    if rest == "0":
+        return 0
+    total = 0.0
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    while rest:
+        number, unit = re.match(r"([0-9]*(?:\.[0-9]*)?)([^0-9.]*)", rest).groups()
+        if number in ("", "."):
+            raise ValueError(f'time: invalid duration "{text}"')
+        if not unit:
+            raise ValueError(f'time: missing unit in duration "{text}"')
+        if unit not in DURATION_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration "{text}"')
+        total += float(number) * DURATION_UNITS[unit]
+        rest = rest[len(number) + len(unit):]
+    return int(-total if text.startswith("-") else total)
+
+
+def keep_alive(value: object) -> int:
+    """``keep_alive`` as api.Duration reads it, in ns: seconds as a number, or a Go duration; below 0 is
+    forever. Absent or null: OLLAMA_KEEP_ALIVE (a duration or seconds), else 5 minutes.
+
+    >>> [keep_alive(value) for value in (0, "0s", 1.5, "-1m")] == [0, 0, 1500000000, FOREVER_NS]
+    True
+    """
+    if value is None:
+        configured = env(os.environ, "OLLAMA_KEEP_ALIVE")
+        try:
+            duration = go_duration(configured)
+        except ValueError:
+            duration = int(configured) * 10**9 if re.fullmatch(r"-?[0-9]+", configured) else 300 * 10**9
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        duration = int(value * 10**9)
+    elif isinstance(value, str):
+        duration = go_duration(value)
+    else:
+        go_type = {bool: "bool", list: "[]interface {}", dict: "map[string]interface {}"}[type(value)]
+        raise ValueError(f"Unsupported type: '{go_type}'")
+    return FOREVER_NS if duration < 0 else duration
+
+
+@dataclass
+class Runner:
+    """A loaded model: what /api/ps says of it, and how long it stays."""
+
+    listing: dict  # name, model, size, digest, details
+    context_length: int
+    duration_ns: int
+    requests: int = 0
+    expires_ns: int | None = None  # set when its last request ends
+
+
+class Runners:
+    """The scheduler's loaded models. A request with a model loads it (its size, all on the GPU as on Apple
+    Silicon); once its last request is done the model stays for that keep_alive (0: unloaded at once), then
+    goes. Deleting a model does not unload it; a generation with keep_alive 0 does (``ollama rm``'s)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Runner] = {}
+        self._lock = threading.Lock()
+
+    def use(self, model: Installed, details: dict, duration_ns: int, context_length: int) -> str:
+        key = model.name.shortest
+        listing = {"name": key, "model": key, "size": model.size, "digest": model.digest, "details": details}
+        with self._lock:
+            runner = self._loaded.setdefault(key, Runner(listing, context_length, duration_ns))
+            runner.requests += 1
+            runner.duration_ns, runner.expires_ns = duration_ns, None
+        return key
+
+    def done(self, key: str) -> None:
+        with self._lock:
+            runner = self._loaded[key]
+            runner.requests -= 1
+            if runner.requests > 0:
+                return
+            if runner.duration_ns <= 0:
+                del self._loaded[key]
+            else:
+                runner.expires_ns = time.time_ns() + runner.duration_ns
+
+    def loaded(self) -> list[dict]:
+        """api.ProcessModelResponse of each model still loaded, the longest left first."""
+        now = time.time_ns()
+        with self._lock:
+            for key in [key for key, runner in self._loaded.items() if runner.expires_ns and runner.expires_ns <= now]:
+                del self._loaded[key]
+            runners = list(self._loaded.values())
+        models = [(runner.expires_ns or now + runner.duration_ns, runner) for runner in runners]
+        return [{**runner.listing, "expires_at": go_time(expires), "size_vram": runner.listing["size"],
+                 "context_length": runner.context_length}
+                for expires, runner in sorted(models, key=lambda pair: pair[0], reverse=True)]
+
+
+RUNNERS = Runners()
 
 
 # Ollama's route table (server/routes.go; see FIELD-NOTES), in gin's syntax: ":name" is
@@ -1178,7 +1452,7 @@ ROUTES: tuple[tuple[str, str, Callable[[Request], Reply | Stream]], ...] = (
     ("GET", "/api/ps", running),
     ("GET", "/api/status", status),
     ("GET", "/api/experimental/model-recommendations", recommendations),
-    ("POST", "/api/pull", progress("pulling manifest", "verifying sha256 digest", "writing manifest")),
+    ("POST", "/api/pull", pull),
     ("POST", "/api/push", progress("retrieving manifest", "pushing manifest")),
     ("POST", "/api/create", progress("gathering model components", "writing manifest")),
     ("POST", "/api/copy", no_content),
@@ -1298,7 +1572,7 @@ class OllamaHandler(BaseHTTPRequestHandler):
         if problem:
             self._send(text(400, f"400 Bad Request: {problem}"), close=True)
             return
-        request = Request(self.command, target, path, query, host, headers, body)
+        request = Request(self.command, target, path, query, host, headers, body, gone=self._client_gone)
         refusal = net_http_refusal(request, self.request_version)
         if refusal:
             reply: Reply | Stream = text(400, f"400 Bad Request: {refusal}")
@@ -1306,6 +1580,14 @@ class OllamaHandler(BaseHTTPRequestHandler):
             reply = dispatch(request, self.server.origins, self.server.checks_host)
         self._send(reply, close=bool(refusal))
         self._log(request, reply.status, time.monotonic() - started)
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed its end: readable, and nothing to read."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _read_body(self) -> bytes:
         encodings = [value.strip().lower() for value in self.headers.get_all("Transfer-Encoding", [])]
@@ -1360,9 +1642,12 @@ class OllamaHandler(BaseHTTPRequestHandler):
     def _send_stream(self, stream: Stream) -> None:
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for chunk in stream.chunks:
-            self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-        self.wfile.write(b"0\r\n\r\n")
+        try:
+            for chunk in stream.chunks:
+                self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        finally:
+            getattr(stream.chunks, "close", lambda: None)()  # what the answer holds (a pull, a loaded model) ends
 
     def _log(self, request: Request, status: int, elapsed: float) -> None:
         stamp = datetime.now().strftime("%Y/%m/%d - %H:%M:%S")
@@ -1401,69 +1686,27 @@ def _has_ipv6() -> bool:
     return True
 
 
-# --- OLLAMA_HOST -----------------------------------------------------------------------
-
-
-def _env(environ: dict[str, str] | os._Environ, name: str) -> str:
-    """envconfig.Var: the value without surrounding spaces and quotes."""
-    return environ.get(name, "").strip().strip("\"'")
-
-
-def parse_ollama_host(value: str) -> tuple[str, int]:
-    """Where ``ollama serve`` listens and the CLI connects, read as ``envconfig.Host`` reads it.
-
-    >>> parse_ollama_host("http://127.0.0.1:18434")
-    ('127.0.0.1', 18434)
-    >>> parse_ollama_host(":18434")  # every address, as in Go
-    ('', 18434)
-    """
-    text_value = value.strip()
-    scheme, separator, hostport = text_value.partition("://")
-    default_port = {"http": "80", "https": "443"}.get(scheme, "11434") if separator else "11434"
-    if not separator:
-        hostport = text_value
-    hostport = hostport.split("/", 1)[0]
-    try:
-        host, port = split_host_port(hostport)
-    except ValueError:
-        host, port = "127.0.0.1", default_port
-        try:
-            host = str(ipaddress.ip_address(hostport.strip("[]")))
-        except ValueError:
-            host = hostport or host
-    if not port.isdigit() or int(port) > 65535:
-        port = default_port
-    return host, int(port)
-
-
-# --- The CLI ---------------------------------------------------------------------------
-
-USAGE = """Large language model runner
-
-Usage:
-  ollama [flags]
-  ollama [command]
-
-Available Commands:
-  serve       Start ollama
-  list        List models
-
-Flags:
-  -h, --help      help for ollama
-  -v, --version   Show version information
-
-Use "ollama [command] --help" for more information about a command."""
+# --- ollama serve, and the CLI ------------------------------------------------------------
 
 
 def serve(arguments: list[str]) -> int:
+    """RunServer: listen, then make the store's blobs/ and prune it (unless OLLAMA_NOPRUNE), then serve."""
     if arguments:
         print(f"Error: accepts 0 arg(s), received {len(arguments)}", file=sys.stderr)
         return 1
-    host, port = parse_ollama_host(_env(os.environ, "OLLAMA_HOST"))
+    host, port = parse_ollama_host(env(os.environ, "OLLAMA_HOST"))
     try:
         server = OllamaServer(host, port)
     except OSError as error:
         print(f"Error: listen tcp {_join_host_port(host, port)}: bind: {error.strerror.lower()}", file=sys.stderr)
+        return 1
+    try:
+        if _flag("OLLAMA_NOPRUNE"):
+            store().blobs_dir()
+        else:
+            store().prune()
+    except (StoreError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
         return 1
     for signum in (signal.SIGTERM, signal.SIGINT):  # launchd stops jobs with SIGTERM: exit 0, as Ollama does
         signal.signal(signum, lambda *_: sys.exit(0))
@@ -1479,104 +1722,11 @@ def _join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _get_from_server(path: str) -> dict:
-    """GET a JSON path from the server OLLAMA_HOST names, as the real client does."""
-    host, port = parse_ollama_host(_env(os.environ, "OLLAMA_HOST"))
-    connection = http.client.HTTPConnection(host if host not in ("", "0.0.0.0", "::") else "127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise OSError(f"{response.status} {response.reason}")
-    return json.loads(body)
-
-
-def print_version() -> int:
-    """cmd.go versionHandler: warnings on stdout, exit 0 even with no server."""
-    try:
-        server_version = _get_from_server("/api/version").get("version", "")
-    except (OSError, ValueError):
-        print("Warning: could not connect to a running Ollama instance")
-        server_version = ""
-    if server_version:
-        print(f"ollama version is {server_version}")
-    if server_version != VERSION:
-        print(f"Warning: client version is {VERSION}")
-    return 0
-
-
-def list_models() -> int:
-    try:
-        models = _get_from_server("/api/tags")["models"]
-    except (OSError, ValueError, KeyError):
-        print("Error: could not connect to ollama app, is it running?", file=sys.stderr)
-        return 1
-    rows = [("NAME", "ID", "SIZE", "MODIFIED")] + [
-        (m["name"], m["digest"][:12], human_bytes(m["size"]), human_time(_parse_time(m["modified_at"])))
-        for m in models]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    for row in rows:
-        print("".join(cell.ljust(width + 4) for cell, width in zip(row[:3], widths, strict=True)) + row[3])
-    return 0
-
-
-def human_bytes(size: int) -> str:
-    """format.HumanBytes: decimal units, one decimal below 10.
-
-    >>> human_bytes(2019393189), human_bytes(19851349856)
-    ('2.0 GB', '19 GB')
-    """
-    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if size >= scale:
-            value = size / scale
-            return f"{int(value)} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"
-    return f"{size} B"
-
-
-def human_time(moment: datetime) -> str:
-    """format.HumanTime: "7 months ago", "About an hour ago"."""
-    seconds = (datetime.now(UTC) - moment).total_seconds()
-    suffix = " ago" if seconds >= 0 else " from now"
-    seconds = abs(seconds)
-    hours = round(seconds / 3600)
-    if seconds < 1:
-        said = "Less than a second"
-    elif seconds < 60:
-        said = "1 second" if int(seconds) == 1 else f"{int(seconds)} seconds"
-    elif seconds < 3600:
-        said = "About a minute" if int(seconds // 60) == 1 else f"{int(seconds // 60)} minutes"
-    elif hours == 1:
-        said = "About an hour"
-    elif hours < 48:
-        said = f"{hours} hours"
-    elif hours < 24 * 14:
-        said = f"{hours // 24} days"
-    elif hours < 24 * 60:
-        said = f"{hours // (24 * 7)} weeks"
-    elif hours < 24 * 730:
-        said = f"{hours // (24 * 30)} months"
-    else:
-        said = f"{int(seconds // (3600 * 24 * 365))} years"
-    return said + suffix
-
-
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
-    if not arguments or arguments[0] in ("-h", "--help", "help"):
-        print(USAGE)
-        return 0
-    command, rest = arguments[0], arguments[1:]
-    if command in ("-v", "--version"):
-        return print_version()
-    if command == "serve":
-        return serve(rest)
-    if command in ("list", "ls"):
-        return list_models()
-    print(f'Error: unknown command "{command}" for "ollama"\nRun \'ollama --help\' for usage.', file=sys.stderr)
-    return 1
+    if arguments[:1] in (["serve"], ["start"]):
+        return serve(arguments[1:])
+    return ollama_cli.run(arguments)
 
 
 if __name__ == "__main__":

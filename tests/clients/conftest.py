@@ -27,6 +27,8 @@ standin_module, model_id = proxy_suite.standin_module, proxy_suite.model_id  # a
 LITELLM_OFFLINE = {"LITELLM_OFFLINE_MODE": "true", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "true"}
 os.environ.update(LITELLM_OFFLINE)
+# LiteLLM waits 6000 s for an answer by default: a stalled request should fail the test, not the run.
+os.environ["REQUEST_TIMEOUT"] = "60"
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,45 @@
-"""The Ollama stand-in is as strict as Ollama where the proxy depends on it.
+"""The Ollama stand-in is as strict as Ollama where the proxy and the deploy depend on it.
 
 A stand-in kinder than Ollama would hide proxy bugs: it must route on the
 decoded path, redirect unclean paths, refuse foreign Host and Origin values, and
-stream for real. Its CLI prints what the captures show.
+stream for real. Its CLI prints what the captures show. Its models are a store
+in Ollama's layout that pulls fill from the registry stand-in (here on
+loopback, with a CA of its own) with Ollama's progress and errors, that rm and
+delete empty, and that every route reads; generations load models, /api/ps
+lists them until their keep_alive ends.
 """
 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import glob
+import hashlib
 import http.client
 import itertools
 import json
+import os
 import re
 import socket
+import ssl
 import struct
 import subprocess
+import time
 
 import pytest
 
+from lab.standins import ollama_catalogue as catalogue
+from lab.standins.ollama_progress import human_bytes
 from tests.proxy.processes import free_port, wait_until
-from tests.proxy.standin import CHUNK_INTERVAL_MS, OLLAMA, PYTHON, load_standin_module, running_standin
+from tests.proxy.standin import (
+    CHUNK_INTERVAL_MS,
+    NO_REGISTRY,
+    OLLAMA,
+    PYTHON,
+    load_standin_module,
+    running_registry,
+    running_standin,
+)
 from tests.proxy.wire import exchange, new_marker, request, timed_lines
 
 STANDIN = load_standin_module()
@@ -181,15 +201,26 @@ def test_list_prints_the_servers_models_as_a_table(ollama):
     assert [line.split()[:2] for line in lines[1:]] == [[m["name"], m["digest"][:12]] for m in STANDIN.MODELS]
 
 
-def test_list_without_a_server_fails(ollama):
-    result = cli(ollama, "list", OLLAMA_HOST=f"127.0.0.1:{free_port()}")
-    assert (result.returncode, result.stderr) == (1, "Error: could not connect to ollama app, is it running?\n")
+@pytest.mark.parametrize("command", [["list"], ["ps"], ["pull", "llama3.2"], ["rm", "llama3.2"]])
+def test_a_command_without_a_server_fails(ollama, command):
+    result = cli(ollama, *command, OLLAMA_HOST=f"127.0.0.1:{free_port()}")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "Error: could not connect to ollama server, run 'ollama serve' to start it\n")
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["pull"], "accepts 1 arg(s), received 0"), (["pull", "a", "b"], "accepts 1 arg(s), received 2"),
+    (["rm"], "requires at least 1 arg(s), only received 0"),
+])
+def test_argument_counts_are_cobras(ollama, command, message):
+    result = cli(ollama, *command)
+    assert (result.returncode, result.stderr) == (1, f"Error: {message}\n")
 
 
 def test_unknown_command_is_a_usage_error(ollama):
-    result = cli(ollama, "pull", "llama3.2")
+    result = cli(ollama, "frobnicate", "llama3.2")
     assert result.returncode == 1
-    assert result.stderr.startswith('Error: unknown command "pull" for "ollama"')
+    assert result.stderr.startswith('Error: unknown command "frobnicate" for "ollama"')
 
 
 def test_serve_on_a_busy_port_fails_like_go(ollama):
@@ -691,3 +722,351 @@ def test_a_body_that_is_not_json_is_refused_in_the_apis_shape(ollama, path, erro
     status, _, body = post(ollama, path, b"model=llama3.2")
     error = json.loads(body)["error"]
     assert (status, error["type"], "message" in error) == (400, error_type, True)
+
+
+# --- The model store, pulls from the registry, loaded models ------------------------------------------
+
+LLAMA, NOMIC = catalogue.named("llama3.2:latest"), catalogue.named("nomic-embed-text:latest")
+ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+PULL_SECONDS = "1"
+
+
+def manifest_digest(model) -> str:
+    return hashlib.sha256(model.manifest()).hexdigest()
+
+
+def get_json(ollama, path: str) -> dict:
+    response = ask(ollama, "GET", path)
+    assert response.status == 200, response.body
+    return response.json()
+
+
+def pull_lines(ollama, fields: dict) -> tuple[int, list[dict]]:
+    """The status of a streamed pull and its NDJSON lines."""
+    connection = http.client.HTTPConnection("127.0.0.1", ollama.port, timeout=60)
+    try:
+        connection.request("POST", "/api/pull", json.dumps(fields))
+        response = connection.getresponse()
+        return response.status, [json.loads(line) for line in response]
+    finally:
+        connection.close()
+
+
+def blobs(standin) -> str:
+    return str(standin.home / ".ollama" / "models" / "blobs")
+
+
+def last_frame(stderr: str) -> list[str]:
+    """The lines of the progress display's last frame, without its ANSI codes."""
+    return ESCAPES.sub("", stderr.split("\x1b[?2026h")[-1]).split("\n")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    with running_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture
+def empty(registry, tmp_path):
+    """A stand-in with an empty store, pulling from the registry stand-in in a second."""
+    with running_standin(tmp_path, seeded=(), OLLAMA_STANDIN_PULL_SECONDS=PULL_SECONDS, **registry.env()) as standin:
+        yield standin
+
+
+@pytest.fixture
+def seeded(registry, tmp_path):
+    """A stand-in of its own with the default models, pulling from the registry stand-in."""
+    with running_standin(tmp_path, OLLAMA_STANDIN_PULL_SECONDS=PULL_SECONDS, **registry.env()) as standin:
+        yield standin
+
+
+def test_the_default_models_are_catalogue_models_in_ollamas_layout(ollama):
+    for model in STANDIN.MODELS:
+        entry = catalogue.named(model["name"])
+        name, tag = model["name"].split(":")
+        manifest = ollama.home / ".ollama/models/manifests/registry.ollama.ai/library" / name / tag
+        assert manifest.read_bytes() == entry.manifest()
+        assert (model["digest"], model["size"], model["parameter_size"]) == (
+            manifest_digest(entry), entry.size, entry.parameter_size)
+
+
+def test_tags_show_list_and_openai_models_agree_with_the_store(ollama):
+    listed = get_json(ollama, "/api/tags")["models"]
+    assert [(m["name"], m["digest"], m["size"]) for m in listed] == [
+        (m["name"], m["digest"], m["size"]) for m in STANDIN.MODELS]  # newest first
+    for model in listed:
+        shown = post_json(ollama, "/api/show", {"model": model["name"]})
+        assert shown["details"] == model["details"] and shown["modified_at"] == model["modified_at"]
+    table = cli(ollama, "list").stdout.splitlines()
+    assert [line.split()[:4] for line in table[1:]] == [
+        [m["name"], m["digest"][:12], *human_bytes(m["size"]).split()] for m in listed]
+    assert [m["id"] for m in get_json(ollama, "/v1/models")["data"]] == [m["name"] for m in listed]
+
+
+def test_tables_are_tablewriters(ollama):
+    header, *rows = cli(ollama, "list").stdout.splitlines()
+    modified = [re.split(r" {4,}", row.strip())[-1] for row in rows]
+    width = max(map(len, [*modified, "MODIFIED"]))
+    assert header.endswith("    MODIFIED".ljust(width + 4) + " ")  # the header's last cell: one space after
+    assert all(row.endswith(value.ljust(width) + "    ") for row, value in zip(rows, modified, strict=True))
+
+
+def test_the_store_folder_is_made_when_the_server_starts(registry, tmp_path):
+    models = tmp_path / "elsewhere" / "models"
+    with running_standin(tmp_path / "ollama", seeded=(), OLLAMA_MODELS=f'"{models}" ') as standin:
+        assert sorted(os.listdir(models)) == ["blobs"]  # manifests/ is pruned away while empty
+        assert get_json(standin, "/api/tags") == {"models": []}
+
+
+def test_a_pull_streams_ollamas_progress_and_stores_the_model(empty, registry):
+    started = time.monotonic()
+    status, lines = pull_lines(empty, {"model": "nomic-embed-text"})
+    took = time.monotonic() - started
+    assert status == 200 and 1 <= took < 10, took
+    statuses = [line["status"] for line in lines]
+    layers = [*NOMIC.layers, NOMIC.config]
+    assert [status for status, _ in itertools.groupby(statuses)] == [
+        "pulling manifest", *(f"pulling {layer.digest[7:19]}" for layer in layers),
+        "verifying sha256 digest", "writing manifest", "success"]
+    for layer in layers:
+        events = [line for line in lines if line.get("digest") == layer.digest]
+        assert {event["total"] for event in events} == {layer.size}
+        done = [event.get("completed", 0) for event in events]
+        assert done == sorted(done) and done[-1] == layer.size
+        assert all(event.get("completed", 1) > 0 for event in events)  # omitempty: never "completed": 0
+    assert len([line for line in lines if line.get("digest") == NOMIC.layers[0].digest]) > 5  # every 60 ms
+    [listed] = get_json(empty, "/api/tags")["models"]
+    assert (listed["name"], listed["digest"], listed["size"]) == (
+        "nomic-embed-text:latest", manifest_digest(NOMIC), NOMIC.size)
+    assert listed["details"]["family"] == "nomic-bert"
+
+
+def test_a_pulled_blob_has_its_real_size_but_not_its_bytes(empty):
+    assert pull_lines(empty, {"model": "nomic-embed-text"})[1][-1] == {"status": "success"}
+    model_blob = os.stat(os.path.join(blobs(empty), NOMIC.layers[0].digest.replace(":", "-")))
+    assert model_blob.st_size == NOMIC.layers[0].size and model_blob.st_blocks * 512 < 10**6
+    assert sorted(os.listdir(blobs(empty))) == sorted(layer.digest.replace(":", "-")
+                                                      for layer in (*NOMIC.layers, NOMIC.config))
+
+
+def test_pulling_a_present_model_asks_for_the_manifest_and_reports_each_blob_done(seeded, registry):
+    before = len(registry.requests())
+    status, lines = pull_lines(seeded, {"model": "llama3.2"})
+    assert status == 200 and lines[0] == {"status": "pulling manifest"} and lines[-1] == {"status": "success"}
+    assert [line for line in lines if "digest" in line] == [
+        {"status": f"pulling {layer.digest[7:19]}", "digest": layer.digest, "total": layer.size, "completed": layer.size}
+        for layer in (*LLAMA.layers, LLAMA.config)]
+    assert registry.requests()[before:] == ["GET /v2/library/llama3.2/manifests/latest"]
+
+
+def test_the_registry_is_asked_as_ollama_asks(empty, registry):
+    before = len(registry.requests())
+    pull_lines(empty, {"model": "nomic-embed-text"})
+    asked = registry.requests()[before:]
+    model_blob = f"/v2/library/nomic-embed-text/blobs/{NOMIC.layers[0].digest}"
+    assert asked[:3] == ["GET /v2/library/nomic-embed-text/manifests/latest", f"HEAD {model_blob}",
+                         f"GET {model_blob}"]  # the size, then the direct URL, then a GET per part (3 here)
+    assert asked.count(f"GET {model_blob}") == 1 + 3
+    ua = registry.log.read_text().split("ua=")[-1].strip()
+    assert ua == f"ollama/{STANDIN.VERSION} (arm64 darwin) Go/go1.26.0"
+
+
+@pytest.mark.parametrize("name", ["nope", "llama3.2:nope", "someone/llama3.2"])
+def test_an_unknown_model_fails_inside_the_stream(empty, name):
+    assert pull_lines(empty, {"model": name}) == (200, [
+        {"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}])
+
+
+def test_without_streaming_a_pull_answers_once(empty):
+    assert post(empty, "/api/pull", {"model": "llama3.2:nope", "stream": False})[::2] == (
+        500, b'{"error":"pull model manifest: file does not exist"}')
+    status, headers, body = post(empty, "/api/pull", {"model": "nomic-embed-text", "stream": False})
+    assert (status, headers["content-type"], body) == (200, "application/json; charset=utf-8", b'{"status":"success"}')
+
+
+@pytest.mark.parametrize(("fields", "answer"), [
+    (b"", {"error": "missing request body"}), ({"model": ""}, {"error": "invalid model name"}),
+    ({"model": "a:b:c"}, {"error": "invalid model name"}), ({"name": "bad name"}, {"error": "invalid model name"}),
+])
+def test_a_pull_refuses_what_ollama_refuses(empty, fields, answer):
+    status, _, body = post(empty, "/api/pull", fields)
+    assert (status, json.loads(body)) == (400, answer)
+
+
+def test_the_cli_pull_prints_ollamas_lines_on_stderr(empty):
+    result = cli(empty, "pull", "llama3.2")
+    bars = [f"pulling {layer.digest[7:19]}: 100% ▕{'█' * 18}▏ {human_bytes(layer.size):>6}{' ' * 25}"
+            for layer in (*LLAMA.layers, LLAMA.config)]
+    assert (result.returncode, result.stdout) == (0, "")
+    assert last_frame(result.stderr) == ["pulling manifest ", *bars, "verifying sha256 digest ", "writing manifest ",
+                                         "success ", ""]
+    assert "\r" not in result.stderr and result.stderr.count("\x1b[?2026h") > 1  # redrawn every 100 ms
+
+
+def test_the_cli_pull_of_an_unknown_model(empty):
+    result = cli(empty, "pull", "nope")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.endswith("pulling manifest \x1b[K\x1b[?25h\x1b[?2026l\n"
+                                  "Error: pull model manifest: file does not exist\n")
+    asked = [(seen["method"], seen["path"]) for seen in empty.record.requests()]
+    assert asked[-3:] == [("HEAD", "/"), ("POST", "/api/pull"), ("POST", "/api/show")]  # is nope:cloud there?
+
+
+def test_an_unreachable_registry_fails_the_pull_with_gos_words(tmp_path):
+    with running_standin(tmp_path, seeded=()) as standin:
+        result = cli(standin, "pull", "llama3.2")
+    assert result.stderr.splitlines()[-1] == (
+        'Error: pull model manifest: Get "https://registry.ollama.ai/v2/library/llama3.2/manifests/latest": '
+        f"dial tcp {NO_REGISTRY}: connect: connection refused")
+
+
+def test_a_registry_certificate_the_host_does_not_trust_fails_the_pull(registry, tmp_path):
+    with running_standin(tmp_path, seeded=(), OLLAMA_STANDIN_REGISTRY=registry.env()["OLLAMA_STANDIN_REGISTRY"]) as standin:
+        assert pull_lines(standin, {"model": "llama3.2"})[1][-1] == {"error": (
+            'pull model manifest: Get "https://registry.ollama.ai/v2/library/llama3.2/manifests/latest": '
+            "tls: failed to verify certificate: x509: certificate signed by unknown authority")}
+
+
+def test_a_pull_cut_short_keeps_its_parts_and_the_next_one_resumes(empty, registry):
+    model_layer = LLAMA.layers[0]
+    connection = http.client.HTTPConnection("127.0.0.1", empty.port, timeout=60)
+    connection.request("POST", "/api/pull", json.dumps({"model": "llama3.2"}))
+    for line in connection.getresponse():
+        if json.loads(line).get("completed", 0) > model_layer.size // 3 and model_layer.digest in line.decode():
+            break
+    connection.close()  # the client hangs up: Ollama stops the download and keeps what it has
+    partial = os.path.join(blobs(empty), model_layer.digest.replace(":", "-") + "-partial")
+    parts = lambda: [json.loads(open(path).read()) for path in sorted(glob.glob(partial + "-*"))]  # noqa: E731
+    wait_until(lambda: sum(part["Completed"] for part in parts()) > model_layer.size // 3, "the parts are saved")
+    saved = sum(part["Completed"] for part in parts())
+    assert len(parts()) == 16 and os.stat(partial).st_size == model_layer.size
+    assert list(parts()[0]) == ["N", "Offset", "Size", "Completed"]
+    before = len(registry.requests())
+    _, lines = pull_lines(empty, {"model": "llama3.2"})
+    resumed = [line for line in lines if line.get("digest") == model_layer.digest]
+    assert resumed[0].get("completed", 0) >= saved and lines[-1] == {"status": "success"}
+    assert f"HEAD /v2/library/llama3.2/blobs/{model_layer.digest}" not in registry.requests()[before:]
+    assert not glob.glob(partial + "*") and os.stat(partial[:-len("-partial")]).st_size == model_layer.size
+
+
+def test_a_stale_partial_is_pruned_at_start_and_a_fresh_one_kept(tmp_path):
+    folder = tmp_path / ".ollama" / "models" / "blobs"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ("sha256-" + "a" * 64 + "-partial"), folder / ("sha256-" + "b" * 64 + "-partial-0")
+    for path in (stale, fresh):
+        path.write_text("{}")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    with running_standin(tmp_path, seeded=()):
+        assert sorted(os.listdir(folder)) == [fresh.name]
+
+
+def test_a_generation_loads_its_model_until_its_keep_alive_ends(seeded):
+    post_json(seeded, "/api/generate", {"model": "llama3.2", "prompt": "hi", "stream": False, "keep_alive": 1})
+    post_json(seeded, "/api/chat", {"model": "qwen2.5-coder:32b", "messages": HI, "stream": False, "keep_alive": -1})
+    loaded = get_json(seeded, "/api/ps")["models"]
+    assert [(m["name"], m["digest"], m["size"], m["size_vram"]) for m in loaded] == [
+        (m["name"], m["digest"], m["size"], m["size"]) for m in STANDIN.MODELS]  # the longest left first
+    assert list(loaded[0]) == ["name", "model", "size", "digest", "details", "expires_at", "size_vram", "context_length"]
+    table = cli(seeded, "ps").stdout.splitlines()
+    assert table[0].split() == ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
+    assert re.search(r"100% GPU +4096 +Forever +$", table[1])
+    assert re.search(r"100% GPU +4096 +(Less than a second|1 second) from now", table[2])
+    wait_until(lambda: len(get_json(seeded, "/api/ps")["models"]) == 1, "llama3.2's keep_alive of 1 s ends")
+
+
+def test_keep_alive_is_read_as_ollama_reads_it(seeded):
+    status, _, body = post(seeded, "/api/generate", {"model": "llama3.2", "prompt": "hi", "keep_alive": "5 minutes"})
+    assert (status, json.loads(body)) == (400, {"error": 'time: unknown unit " minutes" in duration "5 minutes"'})
+    post_json(seeded, "/api/generate", {"model": "llama3.2", "prompt": "hi", "stream": False, "keep_alive": "0s"})
+    assert get_json(seeded, "/api/ps") == {"models": []}  # keep_alive 0: unloaded as soon as it is done
+
+
+def test_rm_unloads_then_deletes_and_keeps_shared_blobs(seeded):
+    assert pull_lines(seeded, {"model": "llama3.1:8b"})[1][-1] == {"status": "success"}
+    post_json(seeded, "/api/generate", {"model": "llama3.2", "prompt": "hi", "stream": False})
+    mark = len(seeded.record.requests())
+    result = cli(seeded, "rm", "llama3.2")
+    assert (result.returncode, result.stdout, ESCAPES.sub("", result.stderr)) == (0, "deleted 'llama3.2'\n", "")
+    asked = [(seen["method"], seen["path"]) for seen in seeded.record.requests()[mark:]]
+    assert asked == [("HEAD", "/"), ("POST", "/api/show"), ("POST", "/api/generate"), ("DELETE", "/api/delete")]
+    assert [m["name"] for m in get_json(seeded, "/api/ps")["models"]] == []
+    assert [m["name"] for m in get_json(seeded, "/api/tags")["models"]] == ["llama3.1:8b", "qwen2.5-coder:32b"]
+    left = set(os.listdir(blobs(seeded)))
+    assert LLAMA.layers[0].digest.replace(":", "-") not in left
+    assert catalogue.LLAMA_PARAMS.digest.replace(":", "-") in left  # llama3.1:8b has it too
+    assert not (seeded.home / ".ollama/models/manifests/registry.ollama.ai/library/llama3.2").exists()
+
+
+def test_a_removed_model_is_not_found_anywhere(seeded):
+    assert cli(seeded, "rm", "llama3.2").returncode == 0
+    result = cli(seeded, "rm", "llama3.2")
+    assert (result.returncode, result.stdout, ESCAPES.sub("", result.stderr)) == (
+        1, "", "Error: model 'llama3.2' not found\n")
+    assert post(seeded, "/api/show", {"model": "llama3.2"})[::2] == (404, b"{\"error\":\"model 'llama3.2:latest' not found\"}")
+    assert post(seeded, "/api/generate", {"model": "llama3.2", "prompt": "hi"})[0] == 404
+    assert ask(seeded, "GET", "/v1/models/llama3.2").status == 404
+    assert "llama3.2" not in cli(seeded, "list").stdout
+
+
+def test_delete_alone_leaves_a_loaded_model_loaded(seeded):
+    post_json(seeded, "/api/generate", {"model": "llama3.2", "prompt": "hi", "stream": False})
+    connection = http.client.HTTPConnection("127.0.0.1", seeded.port, timeout=10)
+    connection.request("DELETE", "/api/delete", json.dumps({"model": "llama3.2"}))
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (200, b"")
+    assert [m["name"] for m in get_json(seeded, "/api/ps")["models"]] == ["llama3.2:latest"]
+    assert [m["name"] for m in get_json(seeded, "/api/tags")["models"]] == ["qwen2.5-coder:32b"]
+
+
+@pytest.mark.parametrize(("fields", "status", "answer"), [
+    ({"model": "nope"}, 404, {"error": "model 'nope' not found"}),
+    ({"name": "NoPe:x"}, 404, {"error": "model 'NoPe:x' not found"}),
+    ({"model": ""}, 400, {"error": "model is required"}),
+])
+def test_delete_refuses_like_ollama(seeded, fields, status, answer):
+    connection = http.client.HTTPConnection("127.0.0.1", seeded.port, timeout=10)
+    connection.request("DELETE", "/api/delete", json.dumps(fields))
+    response = connection.getresponse()
+    assert (response.status, json.loads(response.read())) == (status, answer)
+
+
+def test_names_are_matched_in_any_case(seeded):
+    assert post_json(seeded, "/api/show", {"model": "LLAMA3.2:Latest"})["details"]["family"] == "llama"
+    assert cli(seeded, "rm", "Llama3.2").stdout == "deleted 'Llama3.2'\n"
+    assert [m["name"] for m in get_json(seeded, "/api/tags")["models"]] == ["qwen2.5-coder:32b"]
+
+
+def test_the_servers_keep_alive_and_context_length_are_the_defaults(tmp_path):
+    with running_standin(tmp_path, OLLAMA_KEEP_ALIVE="30m", OLLAMA_CONTEXT_LENGTH="32768") as standin:
+        post_json(standin, "/v1/chat/completions", {"model": "llama3.2", "messages": HI})
+        [loaded] = get_json(standin, "/api/ps")["models"]
+        assert loaded["context_length"] == 32768
+        assert re.search(r"32768 +29 minutes from now +$", cli(standin, "ps").stdout.splitlines()[1])
+
+
+def test_two_pulls_of_one_model_share_its_downloads(empty, registry):
+    before = len(registry.requests())
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: pull_lines(empty, {"model": "nomic-embed-text"}), range(2)))
+    assert [lines[-1] for _, lines in results] == [{"status": "success"}] * 2
+    heads = [asked for asked in registry.requests()[before:] if asked.startswith("HEAD")]
+    assert len(heads) == len(NOMIC.layers) + 1  # one download of each blob
+
+
+def test_the_registry_answers_as_the_real_one(registry):
+    context = ssl.create_default_context(cafile=str(registry.ca))
+    connection = http.client.HTTPSConnection("registry.ollama.ai", context=context)
+    connection.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", registry.port)),
+                                          server_hostname="registry.ollama.ai")
+    answers = []
+    for path in ("/v2/library/llama3.2/manifests/latest", "/v2/library/llama3.2/manifests/nope"):
+        connection.request("GET", path, headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        response = connection.getresponse()
+        answers.append((response.status, response.getheader("Content-Type"), response.read()))
+    connection.close()
+    assert answers == [
+        (200, "application/vnd.docker.distribution.manifest.v2+json", LLAMA.manifest()),
+        (404, "application/json",
+         b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"nope"}}]}'),
+    ]

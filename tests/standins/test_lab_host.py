@@ -5,7 +5,8 @@ Brings up a two-host lab in a temporary state dir (PRIVATE_OLLAMA_LAB_DIR) with
 ssh with the generated ssh_config, `labctl exec`, `labctl client`. The lab takes
 the first free slot, next to any other lab running (`make lab`'s, say): names
 and addresses come from its lab.json. The `Lab` helper, `start_lab` and the
-marks are shared with test_brew_tailscale.py and test_lab_slots.py.
+marks are shared with test_brew_tailscale.py, test_lab_slots.py and
+test_lab_models.py.
 """
 
 from __future__ import annotations
