@@ -93,15 +93,23 @@ def absent(model: str, ollama: str, port: int):
     yield StringCommand(f"OLLAMA_HOST=127.0.0.1:{int(port)}", shlex.quote(ollama), "rm", shlex.quote(model))
 
 
+# The last line of a pull, after the progress: one of these after "MODEL: ".
+PULLED, OLLAMA_ERROR, OLLAMA_LAST, CURL_FAILED = "pulled", "Ollama says: ", "Ollama's last line: ", "curl failed: "
+
+
 def pull_script(model: str, port: int, timeout_s: int) -> str:
     """The shell that pulls ``model`` with ``POST /api/pull`` on loopback and prints where it is every few
-    seconds, then one last line: ``__result`` and Ollama's last NDJSON line, ``__error`` and its error line,
-    or ``__curl``, curl's exit status and message."""
+    seconds, then one last line, ``MODEL: `` and: ``pulled``; Ollama's error line; Ollama's last NDJSON line
+    when it is not a success; or curl's exit status and message."""
     api = f"http://127.0.0.1:{int(port)}"
     quoted = shlex.quote(model)
     text = """sed -n 's/.*"status":"\\([^"]*\\)".*/\\1/p'"""
     number = """sed -n 's/.*"{}":\\([0-9]*\\).*/\\1/p'"""
-    size = """awk -v n="$1" 'BEGIN { if (n >= 1e9) printf "%.1f GB", n / 1e9; else printf "%.0f MB", n / 1e6 }'"""
+    # human_bytes's units: decimal, as Ollama shows sizes.
+    size = ("""awk -v n="$1" 'BEGIN { split("TB GB MB KB", u); for (i = 1; i <= 4; i++) { s = 10 ^ (3 * (5 - i));"""
+            """ if (n >= s) { v = n / s; f = "%.1f %s"; if (v >= 10) f = "%d %s"; printf f, v, u[i]; exit } }"""
+            """ printf "%d B", n }'""")
+    last = f"printf '%s: %s%s\\n' {quoted}"
     return "\n".join([
         f"size() {{ {size}; }}",
         f'show() {{ last=$(tail -n 1 "$out"); s=$(printf "%s" "$last" | {text});',
@@ -110,16 +118,17 @@ def pull_script(model: str, port: int, timeout_s: int) -> str:
         f'    printf "%s: %s %d%% (%s of %s)\\n" {quoted} "$s" $((c * 100 / t)) "$(size "$c")" "$(size "$t")"',
         f'  elif [ -n "$s" ]; then printf "%s: %s\\n" {quoted} "$s"; fi; }}',
         f"i=0; until curl -s -m 2 -o /dev/null {api}/api/version; do i=$((i + 1))",
-        f'  if [ $i -ge {OLLAMA_WAIT_S * 2} ]; then echo "__curl 7 Ollama did not answer on {api} within'
+        f'  if [ $i -ge {OLLAMA_WAIT_S * 2} ]; then {last} "{CURL_FAILED}" "7 Ollama did not answer on {api} within'
         f' {OLLAMA_WAIT_S}s"; exit 1; fi; sleep 0.5; done',
         'out=$(mktemp); err=$(mktemp)',
         f"curl -sS -N -m {int(timeout_s)} -X POST {api}/api/pull -H 'Content-Type: application/json'"
         f' -d {shlex.quote(json.dumps({"model": model}))} > "$out" 2> "$err" & pid=$!',
         f"while kill -0 $pid 2>/dev/null; do sleep {PROGRESS_EVERY_S}; show; done",
         "wait $pid; rc=$?",
-        'if [ $rc -ne 0 ]; then printf "__curl %s %s\\n" "$rc" "$(tr "\\n" " " < "$err")"',
-        'elif grep -q \'^{"error"\' "$out"; then printf "__error %s\\n" "$(grep \'^{"error"\' "$out" | tail -n 1)"',
-        'else printf "__result %s\\n" "$(tail -n 1 "$out")"; fi',
+        f'if [ $rc -ne 0 ]; then {last} "{CURL_FAILED}" "$rc $(tr "\\n" " " < "$err")"',
+        f'elif grep -q \'^{{"error"\' "$out"; then {last} "{OLLAMA_ERROR}" "$(grep \'^{{"error"\' "$out" | tail -n 1)"',
+        f'elif [ "$(tail -n 1 "$out")" = \'{{"status":"success"}}\' ]; then {last} "{PULLED}" ""',
+        f'else {last} "{OLLAMA_LAST}" "$(tail -n 1 "$out")"; fi',
         'rm -f "$out" "$err"',
     ])
 
@@ -128,29 +137,29 @@ def _pull(state, host, model: str, port: int, timeout_s: int) -> bool:
     """Run the pull, its progress printed as it comes; on failure, say Ollama's words and the remedy."""
     ok, output = host.run_shell_command(StringCommand(pull_script(model, port, timeout_s)), print_output=True,
                                         _timeout=timeout_s + OLLAMA_WAIT_S + 60)
-    last = next((line.line for line in reversed(output.combined_lines) if line.line.startswith("__")), "")
-    failure = pull_failure(last, model, timeout_s)
+    lines = [line.line for line in output.combined_lines if line.line.startswith(f"{model}: ")]
+    failure = pull_failure(lines[-1].removeprefix(f"{model}: ") if lines else "", model, timeout_s)
     if failure is None and ok:
         return True
-    host.log_styled(failure or f"the pull of {model} failed: {last or 'no answer'}", fg="red", log_func=logger.error)
+    host.log_styled(failure or f"the pull of {model} failed: it printed nothing", fg="red", log_func=logger.error)
     return False
 
 
 def pull_failure(last: str, model: str, timeout_s: int) -> str | None:
-    """What to say of a pull's last line (``__result``, ``__error`` or ``__curl``); None when it is pulled."""
-    marker, _, rest = last.partition(" ")
-    if marker == "__curl":
-        status, _, said = rest.partition(" ")
+    """What to say of a pull's last line (after ``MODEL: ``); None when it is pulled."""
+    if last == PULLED:
+        return None
+    if last.startswith(CURL_FAILED):
+        status, _, said = last.removeprefix(CURL_FAILED).partition(" ")
         if status == "28":
             return (f"the pull of {model} did not finish within ollama_pull_timeout ({timeout_s}s): raise it, or "
                     "apply again to resume it (Ollama keeps what it downloaded)")
         return f"the pull of {model} could not ask Ollama (curl {status}: {said.strip()})"
-    try:
-        answer = json.loads(rest)
-    except ValueError:
-        return f"the pull of {model} ended without Ollama saying it succeeded: {rest[:200]!r}"
-    if marker == "__error":
-        said = str(answer.get("error"))
+    if last.startswith(OLLAMA_ERROR):
+        try:
+            said = str(json.loads(last.removeprefix(OLLAMA_ERROR)).get("error"))
+        except ValueError:
+            said = last.removeprefix(OLLAMA_ERROR)
         remedy = next((remedy for words, remedy in REMEDIES if words in said), "see Ollama's log on the Mac")
         return f"the pull of {model} failed; Ollama says: {said}. {remedy.format(model=model)}"
-    return None if answer.get("status") == "success" else f"the pull of {model} ended at {answer.get('status')!r}"
+    return f"the pull of {model} ended without Ollama saying it succeeded: {last[:200]!r}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 
@@ -60,7 +61,8 @@ def drifted_operations(plan_json: dict) -> list[tuple[str, list[str]]]:
 
 def run(args: argparse.Namespace) -> int:
     inventory = inventory_path(args.inventory)
-    code, plan_json, log = plan(inventory, pyinfra_data_arguments(args))
+    data = pyinfra_data_arguments(args)
+    code, plan_json, log = plan(inventory, data)
     drifted = drifted_operations(plan_json) if plan_json else []
     for name, changed in drifted:
         print(f"drifted: {name}: {', '.join(changed)}")
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift check failed: pyinfra exited {code} (a host unreachable or a fact failed)", file=sys.stderr)
         return ERROR
     if drifted:
-        print("run the deploy to repair: pyinfra", args.inventory, "deploy.py -y")
+        print("run the deploy to repair:", shlex.join(["pyinfra", args.inventory, "deploy.py", "-y", *data]))
         return DRIFTED
     print("converged: no operation would change anything")
     return CONVERGED

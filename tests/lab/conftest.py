@@ -60,12 +60,12 @@ class Lab:
         self.outputs.append(done.stdout + done.stderr)
         return Run(done.returncode, done.stdout, done.stderr)
 
-    def pyinfra(self, deploy: str = "deploy.py", *args: str, key: bool = True) -> Run:
+    def pyinfra(self, deploy: str = "deploy.py", *args: str, key: bool = True, inventory: str = "lab/inventory.py") -> Run:
         env = {"TAILSCALE_AUTHKEY": self.authkey} if key else {}
-        return self._run([sys.executable, "-m", "pyinfra", "-y", "lab/inventory.py", deploy, *args], env)
+        return self._run([sys.executable, "-m", "pyinfra", "-y", inventory, deploy, *args], env)
 
-    def deploy(self, *args: str, key: bool = True) -> Run:
-        return self.pyinfra("deploy.py", *args, key=key)
+    def deploy(self, *args: str, key: bool = True, inventory: str = "lab/inventory.py") -> Run:
+        return self.pyinfra("deploy.py", *args, key=key, inventory=inventory)
 
     def apply_json(self, *args: str) -> dict:
         """Apply and return pyinfra's JSON results; fails the test if the apply failed."""
@@ -73,8 +73,9 @@ class Lab:
         assert run.rc == 0, run.output[-3000:]
         return run.json()["results"]
 
-    def drift(self) -> Run:
-        return self._run([sys.executable, "-m", "private_ollama", "drift", "--inventory", "lab/inventory.py"])
+    def drift(self, *args: str, inventory: str = "lab/inventory.py") -> Run:
+        """``make drift``: exit 0 converged, 2 drifted; ``args`` are its ``--data KEY=VALUE`` flags."""
+        return self._run([sys.executable, "-m", "private_ollama", "drift", "--inventory", inventory, *args])
 
     def sh(self, command: str) -> Run:
         """A shell command on the lab Mac, as root (for drift and faults)."""
