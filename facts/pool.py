@@ -30,11 +30,13 @@ def current_pool(mac) -> Pool | None:
         theirs = Settings.from_data(other.data.dict(), host=other.name)
         if theirs.proxy_pool != settings.proxy_pool:
             continue
-        declared = {model.key: None for model in theirs.declared_models}
+        declared = frozenset(model.key for model in theirs.declared_models)
         dns_name = f"{theirs.tailscale_hostname}.{tailnet['magicdns_suffix']}"
         if other.name == host.name:
-            members.append(Member(other.name, tailnet["ipv4"], theirs.proxy_port,
-                                  {**declared, **mac.models()["models"]}, local=True, dns_name=tailnet["dns_name"]))
+            # This apply's own models: with prune on, the declared ones (it removes the others, after HAProxy).
+            held = declared if settings.ollama_models_prune else declared | set(mac.models()["models"])
+            members.append(Member(other.name, tailnet["ipv4"], theirs.proxy_port, held, local=True,
+                                  dns_name=tailnet["dns_name"]))
         else:
             members.append(Member(other.name, tailnet["peers"].get(dns_name), theirs.proxy_port, declared,
                                   dns_name=dns_name))

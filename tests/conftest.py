@@ -8,9 +8,17 @@ skip means something is missing and must fail the run:
 
 from __future__ import annotations
 
-import os
+# pyinfra_cli patches the standard library for gevent when it is imported (its __init__), and the suite
+# imports it (the deploy's in-process plans, the admin tools' inventory loader). Patched halfway, after the
+# client libraries took the real thread pool queue, a pool worker greenlet blocks the whole process on it:
+# patch first, as pyinfra's own CLI does, so that every module sees the same primitives.
+from gevent import monkey
 
-import pytest
+monkey.patch_all()
+
+import os  # noqa: E402
+
+import pytest  # noqa: E402
 
 NO_SKIPS = os.environ.get("PRIVATE_OLLAMA_NO_SKIPS") == "1"
 LAB_TIMEOUT_S = 900  # a test marked `lab` boots hosts and deploys in its fixtures; others get pyproject's 300 s

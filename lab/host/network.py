@@ -6,7 +6,9 @@ with the machine's ``pol-v<i>`` (``pol<k>-v<i>`` in slot k). Its
 Tailscale address is put on it by tailscaled at login, never before. Policy
 routing in the host makes tailscale0 a strict entry: only packets for a
 100.64.0.0/10 address of the host get in, as Tailscale's own packet filter
-does, so the client never reaches sshd.
+does, so the client never reaches sshd. ``pol-client`` forwards between the
+hosts' tailscale0 links, so hosts reach each other's Tailscale addresses (and,
+by the same rules, nothing else of each other).
 
 A lab owns its slot through ``/etc/netns/<client netns>/hosts``: the link to
 its MagicDNS file that ``ip netns exec`` mounts over /etc/hosts. `down` removes
@@ -127,6 +129,10 @@ def create_client(plan: LabPlan) -> None:
     ip("netns", "add", plan.client_netns)
     ip("link", "set", "lo", "up", netns=plan.client_netns)
     ip("addr", "add", f"{plan.client_ip}/32", "dev", "lo", netns=plan.client_netns)
+    # The tailnet between hosts: host A's packets for host B's Tailscale address go out its tailscale0 to
+    # here, and on to B's, as Tailscale's mesh carries them (a pool's members reach each other's proxy).
+    subprocess.run(["ip", "netns", "exec", plan.client_netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+                    "net.ipv6.conf.all.forwarding=1"], check=True)
 
 
 def create_host(plan: LabPlan, host: HostPlan) -> None:

@@ -2,14 +2,16 @@
 
 Macs whose data name the same ``proxy_pool`` are its members. Each member's
 routing table is rendered from data: the models each member declares
-(``ollama_models``) and, where the deploy could read it, holds; the members'
-Tailscale addresses as this Mac's tailnet sees them. A model held by several
-members goes to the least busy of them (this Mac's own Ollama counts as one).
+(``ollama_models``) and, for this Mac, the ones its Ollama holds besides; the
+members' Tailscale addresses as this Mac's tailnet sees them. A model held by
+several members goes to the least busy of them (this Mac's own Ollama counts as
+one). The listings name the models and nothing a pull changes (size, date,
+digest), so that one apply renders what the next one would.
 
 .. code:: python
 
-    pool = Pool("studio", (Member("mac-a", "100.64.0.1", 11434, {"llama3.2:latest": None}, local=True),
-                           Member("mac-b", "100.64.0.2", 11434, {"llama3.2:latest": None, "qwen2.5-coder:32b": None})))
+    pool = Pool("studio", (Member("mac-a", "100.64.0.1", 11434, frozenset({"llama3.2:latest"}), local=True),
+                           Member("mac-b", "100.64.0.2", 11434, frozenset({"llama3.2:latest", "qwen2.5-coder:32b"}))))
     pool.routes()     # {"llama3.2:latest": "holders_mac-a_mac-b", "qwen2.5-coder:32b": "holders_mac-b"}
     pool.backends()   # {"holders_mac-a_mac-b": (mac-a, mac-b), "holders_mac-b": (mac-b,)}
 """
@@ -18,10 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -29,8 +28,7 @@ class Member:
     name: str  # the inventory host
     address: str | None  # its Tailscale IPv4 as this Mac sees it; None while it is not on the tailnet
     port: int  # its proxy's port
-    # ModelName.key of each model it holds -> its /api/tags entry where known (this Mac's facts), else None
-    models: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
+    models: frozenset[str] = frozenset()  # ModelName.key of each model it holds
     local: bool = False  # this Mac
     dns_name: str | None = None  # its MagicDNS name, for clients
 
@@ -74,27 +72,17 @@ class Pool:
         return "".join(f"{model} {backend}\n" for model, backend in self.routes().items())
 
     def tags(self) -> str:
-        """``GET /api/tags`` of the whole pool: each model once, as a member that holds it lists it."""
-        return json.dumps({"models": [self._entry(model) for model in self.models()]}, separators=(",", ":"))
+        """``GET /api/tags`` of the whole pool: each model once, by name (Ollama's other fields are optional)."""
+        models = [{"name": model, "model": model} for model in self.models()]
+        return json.dumps({"models": models}, separators=(",", ":"))
 
     def openai_models(self) -> str:
-        """``GET /v1/models`` of the whole pool, in the shape Ollama's OpenAI layer answers."""
-        data = [{"id": entry["name"], "object": "model", "created": _created(entry), "owned_by": "library"}
-                for entry in map(self._entry, self.models())]
+        """``GET /v1/models`` of the whole pool, in the shape Ollama's OpenAI layer answers (``created`` 0:
+        unknown, as Ollama gives a model without a date)."""
+        data = [{"id": model, "object": "model", "created": 0, "owned_by": "library"} for model in self.models()]
         return json.dumps({"object": "list", "data": data}, separators=(",", ":"))
-
-    def _entry(self, model: str) -> dict[str, Any]:
-        known = next((member.models[model] for member in self.holders(model) if member.models[model]), None)
-        return known or {"name": model, "model": model}
 
 
 def backend_name(holders: tuple[Member, ...]) -> str:
     return "holders_" + "_".join(member.server for member in holders)
 
-
-def _created(entry: dict[str, Any]) -> int:
-    """A listing's ``modified_at`` as Unix time (0 when unknown), as Ollama fills ``created``."""
-    try:
-        return int(datetime.fromisoformat(entry["modified_at"][:26].rstrip("Z")).timestamp())
-    except (KeyError, ValueError):
-        return 0

@@ -47,7 +47,7 @@ class PoolLab:
         """The pool as member ``name``'s deploy renders it."""
         return Pool(POOL, tuple(
             Member(member, self.addresses[member], self.ports[member],
-                   {ModelName.parse(model).key: None for model in models}, local=member == name)
+                   frozenset(ModelName.parse(model).key for model in models), local=member == name)
             for member, models in self.declared.items()))
 
     def start(self, name: str) -> None:
