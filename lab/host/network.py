@@ -130,9 +130,10 @@ def create_client(plan: LabPlan) -> None:
     ip("link", "set", "lo", "up", netns=plan.client_netns)
     ip("addr", "add", f"{plan.client_ip}/32", "dev", "lo", netns=plan.client_netns)
     # The tailnet between hosts: host A's packets for host B's Tailscale address go out its tailscale0 to
-    # here, and on to B's, as Tailscale's mesh carries them (a pool's members reach each other's proxy).
+    # here (which answers ARP for B: proxy ARP), and on to B's, as Tailscale's mesh carries them (a pool's members
+    # reach each other's proxy).
     subprocess.run(["ip", "netns", "exec", plan.client_netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
-                    "net.ipv6.conf.all.forwarding=1"], check=True)
+                    "net.ipv4.conf.all.proxy_arp=1", "net.ipv6.conf.all.forwarding=1"], check=True)
 
 
 def create_host(plan: LabPlan, host: HostPlan) -> None:

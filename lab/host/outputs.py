@@ -6,7 +6,7 @@
      "hosts": [{"name": "lab-mac-1", "ssh_hostname": "198.51.100.66", "ssh_port": 22,
                 "ssh_user": "admin", "tailscale_ip": "100.85.102.103",
                 "magicdns_name": "remote-ollama.tail1a2b3c.ts.net", "netns": "pol1-mac-1",
-                "data": {"tailscale_hostname": "remote-ollama"}}],
+                "data": {"tailscale_hostname": "remote-ollama", "ollama_models": ["llama3.2"]}}],
      "client_netns": "pol1-client", "ssh_config": "/…/.lab/ssh_config", "ssh_key": "/…/.lab/id_ed25519",
      "known_hosts": "/…/.lab/known_hosts", "authkey_file": "/…/.lab/authkey", ...}
 """
@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 
 from lab.host.layout import ADMIN_USER, LabPaths, LabPlan
+
+LAB_MODEL = "llama3.2"
 
 
 def write_outputs(paths: LabPaths, plan: LabPlan) -> None:
@@ -60,8 +62,9 @@ def lab_json(paths: LabPaths, plan: LabPlan) -> dict:
                 "tailscale_ip": host.tailscale_ip,
                 "magicdns_name": plan.magicdns_name(host),
                 "netns": host.netns,
-                # pyinfra host data: the node name that gives this MagicDNS name.
-                "data": {"tailscale_hostname": host.tailscale_hostname},
+                # pyinfra host data: the node name that gives this MagicDNS name, and the model a first try
+                # asks for (the README's `curl`), pulled by the deploy from the lab's registry.
+                "data": {"tailscale_hostname": host.tailscale_hostname, "ollama_models": [LAB_MODEL]},
             }
             for host in plan.hosts
         ],

@@ -190,6 +190,7 @@ def _pool_context(layout: MacLayout, pool: Pool | None) -> dict[str, Any] | None
     files = pool_files(layout, pool)
     return {
         "name": pool.name,
+        "this_member": next(member for member in pool.members if member.local).server,
         "peers": pool.peers,
         "backends": pool.backends(),
         "map": f"{layout.pool_dir}/routes.map",

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,10 +93,12 @@ class Lab:
     def labctl(self, *argv: str) -> Run:
         return self._run([LABCTL, *argv])
 
-    def curl(self, method: str, path: str, host: str | None = None, body: str | None = None) -> tuple[int, str]:
+    def curl(self, method: str, path: str, host: str | None = None, body: str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, str]:
         """A request from the tailnet client to the lab Mac's proxy; (status, body), status 0 when refused."""
         target = host or self.host["tailscale_ip"]
         data = ["-H", "Content-Type: application/json", "-d", body or "{}"] if body or method == "POST" else []
+        data += [argument for name, value in (headers or {}).items() for argument in ("-H", f"{name}: {value}")]
         run = self.client(
             "curl", "-sS", "--path-as-is", "-m", "10", "-X", method, "-o", "/dev/stdout", "-w", "\n%{http_code}",
             *data, f"http://{target}:11434{path}",
@@ -117,21 +120,29 @@ def changed(results: dict) -> list[str]:
     return [op["name"].split(" | ")[-1] for op in results["operations"] if op["success"]]
 
 
-@pytest.fixture(scope="module")
-def lab():
+def started_lab(name: str, hosts: int = 1) -> Iterator[Lab]:
+    """`lab/labctl up --hosts N` in build/<name> (not .lab, which `make lab` uses) until the generator ends."""
     if os.geteuid() != 0:
         pytest.skip("the lab needs root (network and mount namespaces)")
     if not shutil.which("haproxy") or not shutil.which("sshd"):
         pytest.skip("the lab needs haproxy and openssh-server (make deps)")
-    state_dir = ROOT / "build" / "lab-test"
+    state_dir = ROOT / "build" / name
     env = {**os.environ, "PRIVATE_OLLAMA_LAB_DIR": str(state_dir)}
     env.pop("PRIVATE_OLLAMA_LAB_SLOT", None)  # any free slot: `make lab` may hold slot 0
     subprocess.run([LABCTL, "down"], env=env, capture_output=True, check=False, timeout=120)
-    up = subprocess.run([LABCTL, "up"], env=env, capture_output=True, text=True, check=False, timeout=300)
+    up = subprocess.run([LABCTL, "up", "--hosts", str(hosts)], env=env, capture_output=True, text=True, check=False,
+                        timeout=300)
     if up.returncode != 0:
         pytest.fail(f"lab/labctl up failed:\n{up.stdout}{up.stderr}")
     info = json.loads((state_dir / "lab.json").read_text())
     lab = Lab(state_dir, info, Path(info["authkey_file"]).read_text().strip())
     lab.outputs.append(up.stdout + up.stderr)
-    yield lab
-    subprocess.run([LABCTL, "down"], env=env, capture_output=True, check=False, timeout=120)
+    try:
+        yield lab
+    finally:
+        subprocess.run([LABCTL, "down"], env=env, capture_output=True, check=False, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    yield from started_lab("lab-test")
