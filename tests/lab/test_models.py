@@ -45,6 +45,15 @@ def downloads(lab, model: str) -> list[dict]:
             for found in map(BLOB_GET.search, log.splitlines()) if found and found["model"] == model]
 
 
+def deploy_while(lab, switch: str, on: str, off: str):
+    """The deploy of the declared models with ``labctl SWITCH ON`` in force, switched back to OFF after."""
+    assert lab.labctl(switch, on).rc == 0
+    try:
+        return lab.deploy(DECLARED)
+    finally:
+        assert lab.labctl(switch, off).rc == 0
+
+
 def nothing_pulled(lab) -> bool:
     return all(not downloads(lab, model) for model in MODELS) and lab.ssh("test -d ~/.ollama/models/blobs").rc != 0
 
@@ -97,11 +106,7 @@ def test_a_model_removed_by_hand_is_drift_and_one_apply_pulls_it_back(lab):
 
 def test_an_unreachable_registry_fails_the_pull_with_ollamas_words_and_the_remedy(lab):
     assert lab.ssh(f"{OLLAMA} rm nomic-embed-text").rc == 0
-    assert lab.labctl("registry", "offline").rc == 0
-    try:
-        run = lab.deploy(DECLARED)
-    finally:
-        assert lab.labctl("registry", "online").rc == 0
+    run = deploy_while(lab, "registry", "offline", "online")
     assert run.rc != 0
     assert "cannot tell the size of nomic-embed-text:latest before pulling it" in run.output  # preflight
     assert "dial tcp: lookup registry.ollama.ai: no such host" in run.output
@@ -152,11 +157,7 @@ def test_a_pull_cut_short_by_its_time_limit_fails_and_the_next_apply_resumes_the
 
 def test_a_full_disk_fails_preflight_naming_the_room_needed(lab):
     assert lab.ssh(f"{OLLAMA} rm nomic-embed-text").rc == 0
-    assert lab.labctl("disk", "full").rc == 0
-    try:
-        run = lab.deploy(DECLARED)
-    finally:
-        assert lab.labctl("disk", "free").rc == 0
+    run = deploy_while(lab, "disk", "full", "free")
     assert run.rc != 0
     assert "the models to pull (nomic-embed-text:latest) need 274 MB" in run.output
     assert "nothing was changed" in run.output
