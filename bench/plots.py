@@ -136,6 +136,24 @@ def where_time_goes(results: dict, path: Path) -> str:
     return _save(figure, path, bottom=0.14)
 
 
+def pool_hop(results: dict, path: Path) -> str:
+    section = results["sections"]["pool_hop"]
+    names = [way["name"] for way in section["ways"]]
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for axis, rows, level, measure, label in (
+            (axes[0], section["requests"], "concurrency", "p50_ms", "request p50 latency (ms)"),
+            (axes[1], section["streams"], "streams", "delay_p99_ms", "per-chunk delay p99 (ms)")):
+        levels = sorted({row[level] for row in rows})
+        by = {(row[level], row["variant"]): row[measure]["median"] for row in rows}
+        _bars(axis, [f"{level} {value}" for value in levels],
+              {name: [by.get((value, name)) for value in levels] for name in names}, label)
+    axes[0].set_title("POST /v1/chat/completions", fontsize=10)
+    axes[1].set_title("SSE stream", fontsize=10)
+    _legend(figure, axes[0], columns=2)
+    _caption(figure, results, "A pool's hop: a member without the model forwards to the holder (median of rounds)")
+    return _save(figure, path)
+
+
 def draw_all(results: dict, folder: Path) -> dict[str, str]:
     """Every section's PNG in ``folder``; section name -> file name (none for a section without data)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,6 +165,7 @@ def draw_all(results: dict, folder: Path) -> dict[str, str]:
         "streaming": streaming(results, folder / "streaming.png"),
         "deploy": deploy(results, folder / "deploy.png"),
         "where_time_goes": where_time_goes(results, folder / "where-time-goes.png"),
+        "pool_hop": pool_hop(results, folder / "pool-hop.png"),
     }
     knob_rows = results["sections"]["hardening_knobs"]["summary"]
     if knob_rows:

@@ -5,8 +5,8 @@ hardening knob on (issue 5). A new knob is one more entry in ``HARDENING_KNOBS``
 .. code:: python
 
     for variant in base_variants([]) + knob_variants(workdir, levels=(1, 16, 64), cap=32):
-        with running_variant(variant, backend_port, workdir) as (port, host):
-            ...  # send requests to 127.0.0.1:port with Host: host and variant.headers
+        with running_variant(variant, backend_port, workdir) as endpoint:
+            ...  # send requests to endpoint.url with endpoint.request_headers
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.endpoint import Endpoint
 from private_ollama.desired_state.settings import Settings
 from tests.proxy.haproxy import HAPROXY, check, installed, running_haproxy
 from tests.proxy.processes import free_port, spawn, stop, wait_until
@@ -134,8 +135,8 @@ def missing_knobs() -> dict[str, list[str]]:
 
 
 @contextmanager
-def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Iterator[tuple[int, str]]:
-    """The variant's HAProxy until the block ends; yields (port, Host header). Straight to the backend
+def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Iterator[Endpoint]:
+    """The variant's HAProxy until the block ends; yields where to send. Straight to the backend
     (neither settings nor a config) starts nothing."""
     workdir = workdir / re.sub(r"[^a-z0-9]+", "-", variant.name.lower())
     if variant.settings is not None:
@@ -144,12 +145,12 @@ def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Itera
             return answers(proxy.port, host=proxy.host, headers=variant.headers)
 
         with running_haproxy(settings, workdir, ready) as proxy:
-            yield proxy.port, proxy.host
+            yield Endpoint(proxy.port, proxy.host, variant.headers)
     elif variant.config is not None:
         with _running_config(variant.config, backend_port, workdir) as port:
-            yield port, f"127.0.0.1:{port}"
+            yield Endpoint(port, f"127.0.0.1:{port}", variant.headers)
     else:
-        yield backend_port, f"127.0.0.1:{backend_port}"
+        yield Endpoint(backend_port, f"127.0.0.1:{backend_port}", variant.headers)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from pathlib import Path
 
+from bench.endpoint import Endpoint
 from bench.nginx import CHAT_REQUEST, running_nginx
 from bench.plan import Plan
 from bench.proxies import UNCHECKED, base_variants, knob_variants, missing_knobs, running_variant
@@ -35,20 +36,10 @@ TARGET_ADDED_P50_MS = 0.1  # at concurrency 1, over the floor
 
 def measure(plan: Plan, workdir: Path) -> dict:
     ways = [*base_variants([]), UNCHECKED, *knob_variants(workdir, plan.concurrency, plan.backend_connection_cap)]
-    runs = []
     with ExitStack() as stack:
         backend = stack.enter_context(running_nginx(workdir / "nginx", plan.backend_connection_cap))
         reach = {way.name: stack.enter_context(running_variant(way, backend, workdir / "haproxy")) for way in ways}
-        for round_ in range(plan.repeats):
-            for request, (method, path, body) in REQUESTS.items():
-                for level in plan.concurrency:
-                    for way in ways:
-                        if way.concurrency is None or level in way.concurrency:
-                            port, host = reach[way.name]
-                            result = run_wrk(port, {"Host": host, **way.headers}, method, path, body, level,
-                                             plan.proxy_seconds)
-                            runs.append({"round": round_, "request": request, "concurrency": level,
-                                         "variant": way.name, **result})
+        runs = load_rounds(reach, REQUESTS, {way.name: way.concurrency or plan.concurrency for way in ways}, plan)
     return {
         "backend": {"server": "nginx, 1 worker, canned bodies", "connection_cap": plan.backend_connection_cap,
                     "cap_behaviour": "above the cap nginx closes idle keep-alive connections to admit new ones"},
@@ -61,9 +52,25 @@ def measure(plan: Plan, workdir: Path) -> dict:
     }
 
 
-def summarise(runs: list[dict]) -> list[dict]:
-    """Per (request, concurrency, variant): each measure over rounds, and paired against direct, bare and
-    rendered (a knob's own cost)."""
+def load_rounds(reach: dict[str, Endpoint], requests: dict[str, tuple[str, str, str | None]],
+                levels: dict[str, tuple[int, ...]], plan: Plan) -> list[dict]:
+    """One wrk run per (round, request, concurrency, way), the ways back to back in each cell, each way at
+    its ``levels``: the runs that ``summarise`` pairs within a round."""
+    runs = []
+    for round_ in range(plan.repeats):
+        for request, (method, path, body) in requests.items():
+            for level in sorted({level for wanted in levels.values() for level in wanted}):
+                for name, endpoint in reach.items():
+                    if level in levels[name]:
+                        result = run_wrk(endpoint, method, path, body, level, plan.proxy_seconds)
+                        runs.append({"round": round_, "request": request, "concurrency": level, "variant": name,
+                                     **result})
+    return runs
+
+
+def summarise(runs: list[dict], references: tuple[str, ...] = ("direct", "bare", "rendered")) -> list[dict]:
+    """Per (request, concurrency, variant): each measure over rounds, and paired against each of the
+    ``references`` (here direct, bare and rendered: a knob's own cost)."""
     by_cell = {}
     for run in runs:
         by_cell.setdefault((run["request"], run["concurrency"]), {}).setdefault(run["round"], {})[run["variant"]] = run
@@ -74,7 +81,7 @@ def summarise(runs: list[dict]) -> list[dict]:
             mine = [seen for seen in rounds.values() if name in seen]
             row = {"request": request, "concurrency": level, "variant": name}
             row.update({measure: spread([seen[name][measure] for seen in mine]) for measure in MEASURES})
-            for reference in ("direct", "bare", "rendered"):
+            for reference in references:
                 paired = [seen for seen in mine if reference in seen]
                 if name != reference and paired:
                     row[f"vs_{reference}"] = {

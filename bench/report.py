@@ -79,28 +79,30 @@ def context(results: dict, results_path: str) -> list[str]:
 
 def targets(results: dict) -> list[str]:
     rows = []
-    for section, title in (("proxy_overhead", "1"), ("streaming", "2"), ("deploy", "4")):
+    for section, title in (("proxy_overhead", "1"), ("streaming", "2"), ("deploy", "4"), ("pool_hop", "6")):
         for target in results["sections"][section]["targets"]:
             rows.append([title, target["target"], f"{target['measured']:.3f}", _verdict(target["met"])])
     return ["## Targets", "", "A benchmark reports; it does not fail a run on a missed target.", "",
             *_table(["section", "target", "measured (median)", ""], rows), ""]
 
 
-def proxy_rows(summary: list[dict], floor: str, reference: str) -> list[list[str]]:
-    """Section 1's and 3's table rows: the measures, the p50 added over ``floor``, ratios to ``reference``."""
+def proxy_rows(summary: list[dict], floor: str, reference: str | None = None) -> list[list[str]]:
+    """Table rows of load runs: the measures, the p50 added over ``floor`` and its ratio, and the ratios
+    to ``reference`` (to ``floor`` when there is none)."""
     rows = []
     for row in summary:
-        low, high = row.get(f"vs_{floor}"), row.get(f"vs_{reference}")
+        low, high = row.get(f"vs_{floor}"), row.get(f"vs_{reference or floor}")
         rows.append([row["request"], str(row["concurrency"]), row["variant"], _s(row["p50_ms"]), _s(row["p99_ms"]),
                      _s(row["rps"], 0), _s(row["error_count"], 0),
                      _s(low["added_p50_ms"]) if low else "", _s(low["p50_ratio"], 2) if low else "",
-                     _s(high["p50_ratio"], 2) if high else "", _s(high["rps_ratio"], 2) if high else ""])
+                     *([_s(high["p50_ratio"], 2) if high else ""] if reference else []),
+                     _s(high["rps_ratio"], 2) if high else ""])
     return rows
 
 
-def proxy_header(floor: str, reference: str) -> list[str]:
+def proxy_header(floor: str, reference: str | None = None) -> list[str]:
     return ["request", "conc.", "way", "p50 ms", "p99 ms", "req/s", "errors", f"added p50 ms vs {floor}",
-            f"p50 x {floor}", f"p50 x {reference}", f"req/s x {reference}"]
+            f"p50 x {floor}", *([f"p50 x {reference}"] if reference else []), f"req/s x {reference or floor}"]
 
 
 def queueing(section: dict) -> list[str]:
@@ -183,16 +185,23 @@ def knobs(results: dict, plots: dict[str, str]) -> list[str]:
             f"![hardening knobs]({PLOTS}/{plots['hardening_knobs']})", ""]
 
 
-def streams(results: dict, plots: dict[str, str]) -> list[str]:
-    section = results["sections"]["streaming"]
+def stream_table(summary: list[dict], reference: str) -> list[str]:
+    """Stream runs: delays, what each way adds over ``reference`` (paired in a round), coalesced reads."""
     rows = []
-    for row in section["summary"]:
+    for row in summary:
         added = row.get("added")
         rows.append([row["format"], str(row["streams"]), row["variant"], _s(row["delay_p50_ms"]),
                      _s(row["delay_p99_ms"]), _s(row["delay_max_ms"]),
                      " / ".join(_s(added[m]) for m in ("p50", "p99", "max")) if added else "",
                      _s(row["ttfb_ms"]), _s(added["ttfb"]) if added else "", _s(row["coalesced_reads"], 0),
                      _s(row["chunks"], 0)])
+    return _table(["format", "streams", "way", "delay p50 ms", "p99 ms", "max ms",
+                   f"added p50 / p99 / max ms vs {reference}", "first byte ms", f"added first byte ms vs {reference}",
+                   "coalesced reads", "chunks"], rows)
+
+
+def streams(results: dict, plots: dict[str, str]) -> list[str]:
+    section = results["sections"]["streaming"]
     return [
         "## 2. Streaming", "",
         (f"Backend: {section['backend']}, {section['chunks_per_stream']} chunks a stream, one every "
@@ -204,8 +213,7 @@ def streams(results: dict, plots: dict[str, str]) -> list[str]:
         "was descheduled for a moment (then the direct way shows it too, so the target reads the median of "
         "rounds). The bare config has no "
         "`option http-no-delay`: it shows why the rendered one has it."), "",
-        *_table(["format", "streams", "way", "delay p50 ms", "p99 ms", "max ms", "added p50 / p99 / max ms",
-                 "first byte ms", "added first byte ms", "coalesced reads", "chunks"], rows), "",
+        *stream_table(section["summary"], "direct"), "",
         f"![streaming]({PLOTS}/{plots['streaming']})", "",
     ]
 
@@ -291,13 +299,35 @@ def where(results: dict, plots: dict[str, str]) -> list[str]:
     ]
 
 
+def pool_hop(results: dict, plots: dict[str, str]) -> list[str]:
+    section = results["sections"]["pool_hop"]
+    members = "; ".join(f"{name} declares {', '.join(models)}" for name, models in section["members"].items())
+    ways = "\n".join(f"- **{way['name']}**: {way['about']}" for way in section["ways"])
+    return [
+        "## 6. A pool's hop", "",
+        (f"Two members of one pool on loopback addresses, each its rendered pool config in front of the same "
+         f"backend ({members}). Asked for the holder's model, a member without it forwards the request to the "
+         f"holder's proxy, which serves it; the difference of the two ways, paired within a round, is the hop. "
+         f"Backends: {section['backend']}; streams of {section['chunks_per_stream']} chunks, one every "
+         f"{section['interval_ms']} ms. Ways:"), "",
+        ways, "",
+        *_table(proxy_header("holder"), proxy_rows(section["requests"], "holder")), "",
+        *stream_table(section["streams"], "holder"), "",
+        ("Both members run on this machine's 2 cores with the load generator, so the hop's cost here is two "
+         "HAProxies' CPU and a loopback round trip; between Macs it adds a tailnet round trip (WireGuard), which "
+         "this bench does not have."), "",
+        f"![pool hop]({PLOTS}/{plots['pool_hop']})", "",
+    ]
+
+
 def write_docs(results: dict, results_path: Path, docs: Path) -> Path:
     """Write ``docs/benchmarks.md`` and ``docs/benchmarks/*.png``; return the page's path."""
     plots = draw_all(results, docs / PLOTS)
     link = os.path.relpath(results_path.resolve(), docs.resolve())
     page = docs / "benchmarks.md"
     lines = [*context(results, link), *targets(results), *proxy(results, plots), *streams(results, plots),
-             *knobs(results, plots), *deploy(results, plots), *where(results, plots)]
+             *knobs(results, plots), *deploy(results, plots), *where(results, plots),
+             *pool_hop(results, plots)]
     page.write_text("\n".join(lines).rstrip() + "\n")
     return page
 

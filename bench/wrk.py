@@ -2,7 +2,7 @@
 
 .. code:: python
 
-    result = run_wrk(port, {"Host": host}, "POST", "/v1/chat/completions", body, connections=16, seconds=2)
+    result = run_wrk(Endpoint(port, host), "POST", "/v1/chat/completions", body, connections=16, seconds=2)
     result["p50_ms"], result["rps"], result["errors"]
 """
 
@@ -13,11 +13,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bench.endpoint import Endpoint
+
 SCRIPT = Path(__file__).with_name("wrk_request.lua")
 
 
-def run_wrk(port: int, headers: dict[str, str], method: str, path: str, body: str | None, connections: int,
-            seconds: int) -> dict:
+def run_wrk(endpoint: Endpoint, method: str, path: str, body: str | None, connections: int, seconds: int) -> dict:
     """``connections`` keep-alive connections for ``seconds`` (wrk stops itself; a 2 s request timeout)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json") as body_file:
         args = [method]
@@ -26,8 +27,8 @@ def run_wrk(port: int, headers: dict[str, str], method: str, path: str, body: st
             body_file.flush()
             args.append(body_file.name)
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "2s",
-                *(option for name, value in headers.items() for option in ("-H", f"{name}: {value}")),
-                "-s", str(SCRIPT), f"http://127.0.0.1:{port}{path}", "--", *args]
+                *(option for name, value in endpoint.request_headers.items() for option in ("-H", f"{name}: {value}")),
+                "-s", str(SCRIPT), f"{endpoint.url}{path}", "--", *args]
         done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=seconds + 30)
     if done.returncode != 0 or not done.stdout.strip():
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip()}")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("proxy_overhead", "streaming", "hardening_knobs", "deploy", "where_time_goes")
-PLOTS = ("proxy-overhead.png", "streaming.png", "deploy.png", "where-time-goes.png")
+SECTIONS = ("proxy_overhead", "streaming", "hardening_knobs", "deploy", "where_time_goes", "pool_hop")
+PLOTS = ("proxy-overhead.png", "streaming.png", "deploy.png", "where-time-goes.png", "pool-hop.png")
 
 pytestmark = pytest.mark.lab  # the deploy section starts a lab
 
@@ -87,12 +87,24 @@ def test_every_stream_arrives_whole(smoke):
     assert section["runs"] and not short
 
 
+def test_the_hop_was_measured_at_every_level_without_a_failure(smoke):
+    results = smoke[0]
+    section = results["sections"]["pool_hop"]
+    ways = {way["name"] for way in section["ways"]}
+    levels = set(results["plan"]["hop_concurrency"])
+    assert {(run["concurrency"], run["variant"]) for run in section["request_runs"]} == {
+        (level, way) for level in levels for way in ways}
+    assert not [run for run in section["request_runs"] if run["error_count"] or not run["requests"]]
+    short = [run for run in section["stream_runs"] if run["chunks"] < run["streams"] * section["chunks_per_stream"]]
+    assert {run["streams"] for run in section["stream_runs"]} == levels and not short
+
+
 def test_stream_delays_are_sane(smoke):
     runs = smoke[0]["sections"]["streaming"]["runs"]
     assert all(0 < run["delay_p50_ms"] <= run["delay_p99_ms"] <= run["delay_max_ms"] < 5000 for run in runs)
 
 
-@pytest.mark.parametrize("section", ("proxy_overhead", "streaming", "deploy"))
+@pytest.mark.parametrize("section", ("proxy_overhead", "streaming", "deploy", "pool_hop"))
 def test_each_target_is_reported_with_a_number(smoke, section):
     targets = smoke[0]["sections"][section]["targets"]
     assert targets and all(isinstance(t["measured"], (int, float)) and isinstance(t["met"], bool) for t in targets)
@@ -118,7 +130,7 @@ def test_each_plot_is_a_png(smoke, plot):
     assert (smoke[1] / "benchmarks" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("heading", ("## Machine", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."))
+@pytest.mark.parametrize("heading", ("## Machine", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."))
 def test_the_page_has_every_section(smoke, heading):
     assert heading in (smoke[1] / "benchmarks.md").read_text()
 

@@ -6,6 +6,10 @@ address, in front of its own Ollama stand-in, so a test can tell which member's 
     with running_pool(tmp_path, {"mac-a": ["llama3.2"], "mac-b": ["qwen2.5-coder:32b"]}) as pool:
         pool.ask("mac-a", "POST", "/api/show", b'{"model":"qwen2.5-coder:32b"}')
         pool.served_by(marker)        # ["mac-b"]
+
+    # Each member in front of a backend of the caller's (no stand-ins): the bench's pool.
+    with running_pool(tmp_path, {"asked": [], "holder": ["llama3.2"]}, backends={"asked": port, "holder": port}):
+        ...
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ class PoolLab:
     knobs: dict[str, Any]
     addresses: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    ollama_ports: dict[str, int] = field(default_factory=dict)
     standins: dict[str, Standin] = field(default_factory=dict)
     proxies: dict[str, Proxy] = field(default_factory=dict)
     stacks: dict[str, ExitStack] = field(default_factory=dict)
 
     def settings(self, name: str) -> Settings:
         return Settings.from_data({
-            "proxy_port": self.ports[name], "ollama_port": self.standins[name].port, "proxy_pool": POOL,
+            "proxy_port": self.ports[name], "ollama_port": self.ollama_ports[name], "proxy_pool": POOL,
             "proxy_buffer_bytes": POOL_BUFFER_BYTES, "ollama_models": self.declared[name], **self.knobs})
 
     def pool(self, name: str) -> Pool:
@@ -72,13 +77,17 @@ class PoolLab:
 
 
 @contextmanager
-def running_pool(workdir: Path, declared: dict[str, list[str]], **knobs: Any) -> Iterator[PoolLab]:
-    """Every member up: its stand-in on a free port, its HAProxy on 127.0.0.(11+i)."""
+def running_pool(workdir: Path, declared: dict[str, list[str]], backends: dict[str, int] | None = None,
+                 **knobs: Any) -> Iterator[PoolLab]:
+    """Every member up: its HAProxy on 127.0.0.(11+i) in front of its Ollama, the port in ``backends``
+    or else a stand-in of its own on a free port."""
     lab = PoolLab(workdir, declared, knobs)
     with ExitStack() as standins:
         for index, name in enumerate(declared):
             lab.addresses[name], lab.ports[name] = f"127.0.0.{11 + index}", free_port()
-            lab.standins[name] = standins.enter_context(running_standin(workdir / name / "ollama"))
+            if backends is None:
+                lab.standins[name] = standins.enter_context(running_standin(workdir / name / "ollama"))
+            lab.ollama_ports[name] = backends[name] if backends else lab.standins[name].port
         try:
             for name in declared:
                 lab.start(name)
