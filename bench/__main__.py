@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import deploy_cost, pool_hop, proxy_overhead, streaming, where_time_goes
+from bench import deploy_cost, gateways, pool_hop, proxy_overhead, streaming, where_time_goes
 from bench.machine import busy_between, cpu_sample, machine, versions
 from bench.plan import FULL, QUICK
 from bench.report import write_docs
@@ -46,21 +46,24 @@ def run(quick: bool, work: Path, lab_dir: Path) -> dict:
     results = {"schema": 1, "date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": quick,
                "plan": plan.as_dict(), "machine": machine(), "versions": versions(HAPROXY), "sections": {}}
     sections = results["sections"]
-    say("1/6 proxy overhead (and 3/6 hardening knobs)")
+    say("1/7 proxy overhead (and 3/7 hardening knobs)")
     proxy = proxy_overhead.measure(plan, work / "proxy")
     sections["proxy_overhead"] = {**proxy, "targets": proxy_overhead.targets(proxy["summary"])}
     sections["hardening_knobs"] = hardening_knobs(proxy)
-    say("2/6 streaming")
+    say("2/7 streaming")
     streams = streaming.measure(plan, work / "streaming")
     sections["streaming"] = {**streams, "targets": streaming.targets(streams["summary"])}
-    say(f"4/6 deploy and drift check on a lab of {max(plan.lab_hosts)} host(s) in {lab_dir}")
+    say(f"4/7 deploy and drift check on a lab of {max(plan.lab_hosts)} host(s) in {lab_dir}")
     deploy = deploy_cost.measure(plan, lab_dir)
     sections["deploy"] = {**deploy, "targets": deploy_cost.targets(deploy["summary"], plan)}
-    say("5/6 where the time goes")
+    say("5/7 where the time goes")
     sections["where_time_goes"] = where_time_goes.summarise(deploy)
-    say("6/6 a pool's hop")
+    say("6/7 a pool's hop")
     hop = pool_hop.measure(plan, work / "pool")
     sections["pool_hop"] = {**hop, "targets": pool_hop.targets(hop)}
+    say("7/7 beside LiteLLM's proxy")
+    gateway = gateways.measure(plan, work / "gateways", say)
+    sections["gateways"] = {**gateway, "targets": gateways.targets(gateway)}
     results["duration_s"] = time.monotonic() - began
     # Other work on the machine shows here: the bench alone keeps the cores partly idle between runs.
     results["machine"]["busy_during"] = round(busy_between(cpu_before, cpu_sample()), 3)

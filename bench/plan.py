@@ -21,6 +21,7 @@ class Plan:
     stream_interval_ms: int  # pause before each chunk
     stream_counts: tuple[int, ...]  # simultaneous streams
     hop_concurrency: tuple[int, ...]  # simultaneous requests and streams through a pool's hop
+    install_litellm: bool  # the gateway section installs LiteLLM's proxy if missing (else measures it only if there)
     lab_hosts: tuple[int, ...]  # host counts of the drift-check scaling (the lab has the largest)
     deploy_repeats: int  # rounds of re-apply and drift checks
     ssh_round_trips: int  # `true` commands per SSH round-trip measure
@@ -32,7 +33,7 @@ class Plan:
 # About 10 minutes on 2 cores; the quick run about one.
 FULL = Plan(repeats=4, proxy_seconds=2, concurrency=(1, 16, 64), backend_connection_cap=32,
             stream_chunks=200, stream_interval_ms=10, stream_counts=(1, 32), hop_concurrency=(1, 16),
-            lab_hosts=(1, 4, 16), deploy_repeats=3, ssh_round_trips=30)
+            install_litellm=True, lab_hosts=(1, 4, 16), deploy_repeats=3, ssh_round_trips=30)
 QUICK = Plan(repeats=1, proxy_seconds=1, concurrency=(1, 64), backend_connection_cap=32,
              stream_chunks=20, stream_interval_ms=5, stream_counts=(1, 4), hop_concurrency=(1, 16),
-             lab_hosts=(1, 2), deploy_repeats=1, ssh_round_trips=5)
+             install_litellm=False, lab_hosts=(1, 2), deploy_repeats=1, ssh_round_trips=5)

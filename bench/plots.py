@@ -53,19 +53,23 @@ def _save(figure, path: Path, bottom: float = 0.12) -> str:
     return path.name
 
 
-def proxy_overhead(results: dict, path: Path, rows: list[dict], title: str) -> str:
+def proxy_overhead(results: dict, path: Path, rows: list[dict], title: str, log_rps: bool = False) -> str:
+    """p50 latency and throughput per request and concurrency; ``log_rps`` when ways differ by orders of
+    magnitude."""
     requests = list(dict.fromkeys(row["request"] for row in rows))
     levels = sorted({row["concurrency"] for row in rows})
     names = list(dict.fromkeys(row["variant"] for row in rows))
-    figure, axes = plt.subplots(2, len(requests), figsize=(6 * len(requests), 7), squeeze=False)
+    figure, axes = plt.subplots(2, len(requests), figsize=(max(6 * len(requests), 10), 7), squeeze=False)
     for column, request in enumerate(requests):
         cell = {(row["concurrency"], row["variant"]): row for row in rows if row["request"] == request}
-        for line, (measure, label) in enumerate((("p50_ms", "p50 latency (ms, log)"), ("rps", "requests/s"))):
+        for line, (measure, label) in enumerate((("p50_ms", "p50 latency (ms, log)"),
+                                                  ("rps", "requests/s" + (" (log)" if log_rps else "")))):
             series = {name: [cell[(level, name)][measure]["median"] if (level, name) in cell else None
                              for level in levels] for name in names}
-            _bars(axes[line][column], [f"concurrency {level}" for level in levels], series, label, log=line == 0)
+            _bars(axes[line][column], [f"concurrency {level}" for level in levels], series, label,
+                  log=line == 0 or log_rps)
             axes[line][column].set_title(request, fontsize=10)
-    _legend(figure, axes[0][0], columns=min(len(names), 4))
+    _legend(figure, axes[0][0], columns=min(len(names), 3 if len(requests) == 1 else 4))
     _caption(figure, results, title)
     return _save(figure, path, bottom=0.06 + 0.025 * ((len(names) + 3) // 4))
 
@@ -166,6 +170,8 @@ def draw_all(results: dict, folder: Path) -> dict[str, str]:
         "deploy": deploy(results, folder / "deploy.png"),
         "where_time_goes": where_time_goes(results, folder / "where-time-goes.png"),
         "pool_hop": pool_hop(results, folder / "pool-hop.png"),
+        "gateways": proxy_overhead(results, folder / "gateways.png", results["sections"]["gateways"]["requests"],
+                                   "Beside LiteLLM's proxy: a small chat completion (median of rounds)", log_rps=True),
     }
     knob_rows = results["sections"]["hardening_knobs"]["summary"]
     if knob_rows:

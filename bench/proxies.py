@@ -46,7 +46,7 @@ class Knob:
     above_cap: bool = False  # also measured above the backend's connection cap, the load it is for
 
 
-def _one_api_key(workdir: Path) -> tuple[dict, dict]:
+def one_api_key(workdir: Path) -> tuple[dict, dict]:
     """A key store with one client, whose key every request carries."""
     from private_ollama.desired_state.api_keys import KeyStore  # issue 5's module: imported only once its knob exists
 
@@ -57,7 +57,7 @@ def _one_api_key(workdir: Path) -> tuple[dict, dict]:
 
 # Limits are set far above the bench's load: what is measured is the cost of counting.
 HARDENING_KNOBS: dict[str, Knob] = {
-    "API keys": Knob({"proxy_api_keys": True}, _one_api_key),
+    "API keys": Knob({"proxy_api_keys": True}, one_api_key),
     "rate limit (not reached)": Knob({"proxy_rate_limit_requests": 1_000_000}),
     "per-client concurrency limit (not reached)": Knob({"proxy_client_max_concurrent": 10_000}),
     "model allowlist": Knob({"ollama_allowed_models": [MODEL]}),
@@ -145,17 +145,18 @@ def running_variant(variant: Variant, backend_port: int, workdir: Path) -> Itera
             return answers(proxy.port, host=proxy.host, headers=variant.headers)
 
         with running_haproxy(settings, workdir, ready) as proxy:
-            yield Endpoint(proxy.port, proxy.host, variant.headers)
+            yield Endpoint(proxy.port, proxy.host, variant.headers, pid=proxy.master_pid)
     elif variant.config is not None:
-        with _running_config(variant.config, backend_port, workdir) as port:
-            yield Endpoint(port, f"127.0.0.1:{port}", variant.headers)
+        with _running_config(variant.config, backend_port, workdir) as (port, pid):
+            yield Endpoint(port, f"127.0.0.1:{port}", variant.headers, pid=pid)
     else:
         yield Endpoint(backend_port, f"127.0.0.1:{backend_port}", variant.headers)
 
 
 @contextmanager
-def _running_config(config: Callable[[int, int, Path], str], backend_port: int, workdir: Path) -> Iterator[int]:
-    """``haproxy -W -db`` on a config of our own, checked with ``haproxy -c`` first; yields its port."""
+def _running_config(config: Callable[[int, int, Path], str], backend_port: int,
+                    workdir: Path) -> Iterator[tuple[int, int]]:
+    """``haproxy -W -db`` on a config of our own, checked with ``haproxy -c`` first; yields (port, pid)."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "haproxy.cfg"
@@ -166,6 +167,6 @@ def _running_config(config: Callable[[int, int, Path], str], backend_port: int, 
     process = spawn([HAPROXY, "-W", "-db", "-f", str(path)], workdir / "haproxy.log")
     try:
         wait_until(lambda: answers(port, host=f"127.0.0.1:{port}"), f"HAProxy answers on {port}")
-        yield port
+        yield port, process.pid
     finally:
         stop(process)

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.endpoint import Endpoint
+from bench.footprint import under_load
 from bench.nginx import CHAT_REQUEST, running_nginx
 from bench.plan import Plan
 from bench.proxies import UNCHECKED, base_variants, knob_variants, missing_knobs, running_variant
@@ -29,6 +30,7 @@ REQUESTS = {
     "POST /v1/chat/completions": ("POST", "/v1/chat/completions", CHAT_REQUEST),
 }
 MEASURES = ("p50_ms", "p99_ms", "rps", "error_count")
+FOOTPRINT = ("rss_max_mib", "cpu_cores")  # of runs made with ``footprint``
 # Rendered within 10% of bare HAProxy: p50 at most 1.10x, throughput at least 0.90x.
 TARGET_P50_RATIO, TARGET_RPS_RATIO = 1.10, 0.90
 TARGET_ADDED_P50_MS = 0.1  # at concurrency 1, over the floor
@@ -53,18 +55,22 @@ def measure(plan: Plan, workdir: Path) -> dict:
 
 
 def load_rounds(reach: dict[str, Endpoint], requests: dict[str, tuple[str, str, str | None]],
-                levels: dict[str, tuple[int, ...]], plan: Plan) -> list[dict]:
+                levels: dict[str, tuple[int, ...]], plan: Plan, footprint: bool = False) -> list[dict]:
     """One wrk run per (round, request, concurrency, way), the ways back to back in each cell, each way at
-    its ``levels``: the runs that ``summarise`` pairs within a round."""
+    its ``levels``: the runs that ``summarise`` pairs within a round. ``footprint``: each run also records
+    the peak memory and the cores busy of the way's processes (``bench.footprint``)."""
     runs = []
     for round_ in range(plan.repeats):
         for request, (method, path, body) in requests.items():
             for level in sorted({level for wanted in levels.values() for level in wanted}):
                 for name, endpoint in reach.items():
-                    if level in levels[name]:
+                    if level not in levels[name]:
+                        continue
+                    with ExitStack() as stack:
+                        seen = stack.enter_context(under_load(endpoint.pid)) if footprint and endpoint.pid else {}
                         result = run_wrk(endpoint, method, path, body, level, plan.proxy_seconds)
-                        runs.append({"round": round_, "request": request, "concurrency": level, "variant": name,
-                                     **result})
+                    runs.append({"round": round_, "request": request, "concurrency": level, "variant": name,
+                                 **result, **seen})
     return runs
 
 
@@ -81,6 +87,8 @@ def summarise(runs: list[dict], references: tuple[str, ...] = ("direct", "bare",
             mine = [seen for seen in rounds.values() if name in seen]
             row = {"request": request, "concurrency": level, "variant": name}
             row.update({measure: spread([seen[name][measure] for seen in mine]) for measure in MEASURES})
+            row.update({measure: spread([seen[name][measure] for seen in mine]) for measure in FOOTPRINT
+                        if all(measure in seen[name] for seen in mine)})
             for reference in references:
                 paired = [seen for seen in mine if reference in seen]
                 if name != reference and paired:

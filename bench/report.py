@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from bench.gateways import LITELLM, LITELLM_CHECKED, RENDERED, RENDERED_CHECKED
 from bench.plots import draw_all
 from bench.proxies import UNCHECKED
 
@@ -79,7 +80,8 @@ def context(results: dict, results_path: str) -> list[str]:
 
 def targets(results: dict) -> list[str]:
     rows = []
-    for section, title in (("proxy_overhead", "1"), ("streaming", "2"), ("deploy", "4"), ("pool_hop", "6")):
+    for section, title in (("proxy_overhead", "1"), ("streaming", "2"), ("deploy", "4"), ("pool_hop", "6"),
+                           ("gateways", "7")):
         for target in results["sections"][section]["targets"]:
             rows.append([title, target["target"], f"{target['measured']:.3f}", _verdict(target["met"])])
     return ["## Targets", "", "A benchmark reports; it does not fail a run on a missed target.", "",
@@ -320,6 +322,65 @@ def pool_hop(results: dict, plots: dict[str, str]) -> list[str]:
     ]
 
 
+def _mib(value: dict | None) -> str:
+    return f"{value['rss_mib']:.0f} MiB, {value['cpu_cores']:.2f} cores" if value else ""
+
+
+def footprint_table(section: dict) -> list[str]:
+    """Per way: memory and CPU at idle before and after the rounds, and under each level's load."""
+    levels = sorted({row["concurrency"] for row in section["requests"]})
+    by = {(row["variant"], row["concurrency"]): row for row in section["requests"]}
+    rows = []
+    for name in section["idle"]:
+        loads = [by.get((name, level)) for level in levels]
+        rows.append([name, _mib(section["idle"][name]), _mib(section["idle_after"].get(name)),
+                     *(f"{_s(row['rss_max_mib'], 0)} MiB, {_s(row['cpu_cores'], 2)} cores" if row else ""
+                       for row in loads)])
+    return _table(["way", "idle before", "idle after", *(f"peak memory, cores busy at concurrency {level}"
+                                                          for level in levels)], rows)
+
+
+def gateway_pairs(section: dict) -> list[str]:
+    """Each LiteLLM way over the rendered way with the same checks, paired within a round."""
+    said = []
+    for row in section["requests"]:
+        reference = {LITELLM: RENDERED, LITELLM_CHECKED: RENDERED_CHECKED}.get(row["variant"])
+        if reference:
+            paired = row[f"vs_{reference}"]
+            said.append(f"- {row['variant']} over {reference}, concurrency {row['concurrency']}: p50 "
+                        f"{_s(paired['p50_ratio'], 0)}x, req/s {_s(paired['rps_ratio'], 4)}x")
+    return said
+
+
+def gateways(results: dict, plots: dict[str, str]) -> list[str]:
+    section = results["sections"]["gateways"]
+    ways = "\n".join(f"- **{way['name']}**: {way['about']}" for way in section["ways"])
+    refused = ", ".join(f"{name}: {status}" for name, status in section["without_key"].items())
+    return [
+        "## 7. Beside LiteLLM's proxy", "",
+        (f"The gateway users would pick instead, in the same rounds as the rendered config, in front of the same "
+         f"backends: {section['backend']['server']} (connection cap {section['backend']['connection_cap']}, "
+         f"above every level) for `POST /v1/chat/completions` (not streamed), {section['backend']['streams']} for "
+         f"the SSE stream ({section['chunks_per_stream']} chunks, one every {section['interval_ms']} ms). LiteLLM "
+         "runs from its own virtualenv (`bench/litellm-requirements.txt`, pinned; not a product dependency), "
+         "offline (`LITELLM_LOCAL_MODEL_COST_MAP`, `LITELLM_OFFLINE_MODE`), warmed up by one request and one "
+         f"stream; LiteLLM {section['litellm']}. Asked without their key, the checked ways answered: {refused}. Ways:"), "",
+        *([f"**{section['skipped']}.**", ""] if section["skipped"] else []),
+        ways, "",
+        *_table(proxy_header("direct", "rendered"), proxy_rows(section["requests"], "direct", "rendered")), "",
+        *gateway_pairs(section), "",
+        "Memory (resident, the whole process tree) and CPU (cores busy, 1.0 = one core all the time):", "",
+        *footprint_table(section), "",
+        *stream_table(section["streams"], "direct"), "",
+        ("A rate limit LiteLLM enforces without a database is per model and per process: `rpm` on the model with "
+         "the router's `enforce_model_rate_limits` pre-call check (429 past it, counted per wall-clock minute). A "
+         "key's own `rpm_limit` needs its virtual keys, which need a database (PostgreSQL). It refuses to start "
+         "without a master key unless `dangerously_permit_weak_or_unset_master_key` is set, as it is for the "
+         "unchecked way."), "",
+        f"![gateways]({PLOTS}/{plots['gateways']})", "",
+    ]
+
+
 def write_docs(results: dict, results_path: Path, docs: Path) -> Path:
     """Write ``docs/benchmarks.md`` and ``docs/benchmarks/*.png``; return the page's path."""
     plots = draw_all(results, docs / PLOTS)
@@ -327,7 +388,7 @@ def write_docs(results: dict, results_path: Path, docs: Path) -> Path:
     page = docs / "benchmarks.md"
     lines = [*context(results, link), *targets(results), *proxy(results, plots), *streams(results, plots),
              *knobs(results, plots), *deploy(results, plots), *where(results, plots),
-             *pool_hop(results, plots)]
+             *pool_hop(results, plots), *gateways(results, plots)]
     page.write_text("\n".join(lines).rstrip() + "\n")
     return page
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = ("proxy_overhead", "streaming", "hardening_knobs", "deploy", "where_time_goes", "pool_hop")
-PLOTS = ("proxy-overhead.png", "streaming.png", "deploy.png", "where-time-goes.png", "pool-hop.png")
+SECTIONS = ("proxy_overhead", "streaming", "hardening_knobs", "deploy", "where_time_goes", "pool_hop", "gateways")
+PLOTS = ("proxy-overhead.png", "streaming.png", "deploy.png", "where-time-goes.png", "pool-hop.png", "gateways.png")
 
 pytestmark = pytest.mark.lab  # the deploy section starts a lab
 
@@ -99,12 +99,34 @@ def test_the_hop_was_measured_at_every_level_without_a_failure(smoke):
     assert {run["streams"] for run in section["stream_runs"]} == levels and not short
 
 
+def test_the_gateways_measure_litellm_or_say_why_not(smoke):
+    section = smoke[0]["sections"]["gateways"]
+    measured = {run["variant"] for run in section["request_runs"]}
+    litellm = {"LiteLLM", "LiteLLM, master key and rate limit"}
+    assert measured >= {"direct", "rendered", "rendered, API keys and rate limit"}
+    assert litellm <= measured if not section["skipped"] else not litellm & measured
+    assert not section["skipped"] or section["skipped"] in (smoke[1] / "benchmarks.md").read_text()
+
+
+def test_the_gateways_checks_were_on(smoke):
+    section = smoke[0]["sections"]["gateways"]
+    assert section["without_key"]["rendered, API keys and rate limit"] == 401
+    assert section["without_key"].get("LiteLLM, master key and rate limit", 401) == 401
+
+
+def test_the_gateways_footprint_is_of_running_proxies(smoke):
+    section = smoke[0]["sections"]["gateways"]
+    assert section["idle"] and all(0 < way["rss_mib"] < 4096 for way in section["idle"].values())
+    loaded = [run for run in section["request_runs"] if run["variant"] != "direct"]
+    assert loaded and all(run["rss_max_mib"] > 0 and run["cpu_cores"] >= 0 for run in loaded)
+
+
 def test_stream_delays_are_sane(smoke):
     runs = smoke[0]["sections"]["streaming"]["runs"]
     assert all(0 < run["delay_p50_ms"] <= run["delay_p99_ms"] <= run["delay_max_ms"] < 5000 for run in runs)
 
 
-@pytest.mark.parametrize("section", ("proxy_overhead", "streaming", "deploy", "pool_hop"))
+@pytest.mark.parametrize("section", ("proxy_overhead", "streaming", "deploy", "pool_hop", "gateways"))
 def test_each_target_is_reported_with_a_number(smoke, section):
     targets = smoke[0]["sections"][section]["targets"]
     assert targets and all(isinstance(t["measured"], (int, float)) and isinstance(t["met"], bool) for t in targets)
@@ -130,7 +152,7 @@ def test_each_plot_is_a_png(smoke, plot):
     assert (smoke[1] / "benchmarks" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("heading", ("## Machine", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."))
+@pytest.mark.parametrize("heading", ("## Machine", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7."))
 def test_the_page_has_every_section(smoke, heading):
     assert heading in (smoke[1] / "benchmarks.md").read_text()
 
