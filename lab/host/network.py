@@ -132,7 +132,8 @@ def create_client(plan: LabPlan) -> None:
     # The tailnet between hosts: host A's packets for host B's Tailscale address go out its tailscale0 to
     # here (which answers ARP for B: proxy ARP), and on to B's, as Tailscale's mesh carries them (a pool's members
     # reach each other's proxy).
-    subprocess.run(["ip", "netns", "exec", plan.client_netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+    # nsenter, not `ip netns exec`: that would bind-mount the slot's hosts file, not written yet.
+    subprocess.run(["nsenter", f"--net={NETNS_DIR / plan.client_netns}", "sysctl", "-qw", "net.ipv4.ip_forward=1",
                     "net.ipv4.conf.all.proxy_arp=1", "net.ipv6.conf.all.forwarding=1"], check=True)
 
 
