@@ -23,7 +23,7 @@ DATA ?=
 DATA_ARGS := $(foreach assignment,$(DATA),--data $(assignment))
 LAB_DIR ?= $(CURDIR)/.lab
 export PRIVATE_OLLAMA_LAB_DIR := $(LAB_DIR)
-# Non-empty: the seconds-long smoke run of `make bench`, written under build/bench-quick.
+# Non-empty: the two-minute smoke run of `make bench`, written under build/bench-quick.
 BENCH_QUICK ?=
 
 # Debian packages the lab and the tests run for real.

@@ -5,7 +5,9 @@
     python -m bench --out DIR --docs DIR --lab-dir DIR
 
 Needs root (the deploy section starts a lab) and the Debian packages haproxy,
-nginx-light and wrk. ``--quick`` is the seconds-long smoke run.
+nginx-light and wrk; the first full run installs LiteLLM's proxy for section 7
+(``bench.litellm_proxy``). ``--quick`` is the smoke run (about two minutes): it
+measures LiteLLM only if a full run installed it, and says so.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def run(quick: bool, work: Path, lab_dir: Path) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the seconds-long smoke run")
+    parser.add_argument("--quick", action="store_true", help="the smoke run (about two minutes)")
     parser.add_argument("--out", type=Path, help="where <date>.json goes (bench/results; quick: build/bench-quick)")
     parser.add_argument("--docs", type=Path, help="where benchmarks.md and its plots go (docs; quick: <out>/docs)")
     parser.add_argument("--lab-dir", type=Path, help="the bench lab's state dir (build/bench-lab, build/bench-quick-lab)")

@@ -1,4 +1,4 @@
-"""How long and how hard each section runs: the full run and the seconds-long smoke run.
+"""How long and how hard each section runs: the full run and the smoke run.
 
 .. code:: python
 
@@ -30,7 +30,7 @@ class Plan:
         return asdict(self)
 
 
-# About 10 minutes on 2 cores; the quick run about one.
+# About 16 minutes on 2 cores (plus LiteLLM's install, once); the quick run about two.
 FULL = Plan(repeats=4, proxy_seconds=2, concurrency=(1, 16, 64), backend_connection_cap=32,
             stream_chunks=200, stream_interval_ms=10, stream_counts=(1, 32), hop_concurrency=(1, 16),
             install_litellm=True, lab_hosts=(1, 4, 16), deploy_repeats=3, ssh_round_trips=30)
