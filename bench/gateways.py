@@ -109,17 +109,27 @@ def measure(plan: Plan, workdir: Path, say: Callable[[str], None]) -> dict:
     }
 
 
+# What keys and a rate limit may cost the rendered config, per request (p50): a tenth of what a gateway
+# in Python costs at its best (LiteLLM's p50 at concurrency 1 was 9.5 ms in the run of 2026-12-03).
+CHECKS_BUDGET_MS = 0.5
+
+
 def targets(section: dict) -> list[dict]:
-    """The claim of the README, per level: with the checks on both, the rendered config answers faster
-    (p50) and serves more (req/s) than LiteLLM."""
+    """The claims of the README, per level: the rendered config's checks cost under
+    ``CHECKS_BUDGET_MS`` (p50); with the checks on both, the rendered config answers faster (p50)
+    and serves more (req/s) than LiteLLM, when LiteLLM was measured."""
     found = []
     for row in section["requests"]:
-        if row["variant"] != LITELLM_CHECKED:
-            continue
-        paired = row[f"vs_{RENDERED_CHECKED}"]
         cell = f"checks on, concurrency {row['concurrency']}"
-        found.append({"target": f"LiteLLM's p50 over the rendered config's > 1 ({cell})",
-                      "measured": paired["p50_ratio"]["median"], "met": paired["p50_ratio"]["median"] > 1})
-        found.append({"target": f"LiteLLM's req/s over the rendered config's < 1 ({cell})",
-                      "measured": paired["rps_ratio"]["median"], "met": paired["rps_ratio"]["median"] < 1})
+        if row["variant"] == RENDERED_CHECKED:
+            added = row[f"vs_{RENDERED}"]["added_p50_ms"]["median"]
+            found.append({"target": f"keys and a rate limit add < {CHECKS_BUDGET_MS} ms p50 to the rendered "
+                                    f"config (concurrency {row['concurrency']})",
+                          "measured": added, "met": added < CHECKS_BUDGET_MS})
+        if row["variant"] == LITELLM_CHECKED:
+            paired = row[f"vs_{RENDERED_CHECKED}"]
+            found.append({"target": f"LiteLLM's p50 over the rendered config's > 1 ({cell})",
+                          "measured": paired["p50_ratio"]["median"], "met": paired["p50_ratio"]["median"] > 1})
+            found.append({"target": f"LiteLLM's req/s over the rendered config's < 1 ({cell})",
+                          "measured": paired["rps_ratio"]["median"], "met": paired["rps_ratio"]["median"] < 1})
     return found

@@ -45,6 +45,11 @@ def _verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+def setting(value) -> str:
+    """A plan's value as the page shows it, the same whether it comes from the plan or its JSON."""
+    return ", ".join(map(str, value)).join("()") if isinstance(value, (list, tuple)) else str(value)
+
+
 def context(results: dict, results_path: str) -> list[str]:
     box, versions, plan = results["machine"], results["versions"], results["plan"]
     return [
@@ -69,7 +74,7 @@ def context(results: dict, results_path: str) -> list[str]:
             ["HAProxy", versions["haproxy"]], ["nginx", versions["nginx"]], ["wrk", versions["wrk"]],
             ["Python", f"{versions['python']} (bench, pyinfra); {versions['python_standins']} (lab stand-ins)"],
             ["pyinfra", f"{versions['pyinfra']} (paramiko {versions['paramiko']}, {versions['openssh']} on the lab)"],
-            ["settings", ", ".join(f"{key} {value}" for key, value in plan.items())],
+            ["settings", ", ".join(f"{key} {setting(value)}" for key, value in plan.items())],
         ]),
         "",
         ("This machine runs the load generator, the backend, HAProxy and every lab host on the same cores: "
