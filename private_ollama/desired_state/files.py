@@ -240,6 +240,8 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
         "any_in_path": [route.regex(settings.ollama_model_id_pattern) for route in model_routes],
         "allowed_in_path": [model_filter.path_pattern(route, models) for route in model_routes],
         "allowed_in_body": model_filter.body_pattern(models),
+        "allowed_name": model_filter.name_pattern(models),
+        "a_name": model_filter.A_NAME,
         "json_object": model_filter.JSON_OBJECT,
     }
 

@@ -16,6 +16,8 @@ and refuses every such spelling. It fails closed: a body it cannot read
     body_pattern(["llama3.2", "llama3.2:latest"])   # for ``req.body -m reg``
     JSON_OBJECT                                       # any one JSON object: to tell "not JSON" from "not allowed"
     path_pattern(route, ["llama3.2:latest"])          # for ``path_reg``
+    name_pattern(["llama3.2", "llama3.2:latest"])    # is a name read plainly an allowed one (to name it if not)
+    A_NAME                                            # could it be any model's name at all (to name it)
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ def body_pattern(models: list[str]) -> str:
         rf'|"(?!(?i:{keys})")[^"\\\x00-\x1f]*+"{_WS}:(?&value))'  # any other key, with no escapes: any value
     )
     return rf"\A{_WS}\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}}{_WS}\z(?(DEFINE){_VALUE})"
+
+
+def name_pattern(models: list[str]) -> str:
+    """The anchored expression of one allowed model's name, as a plain reading of the body finds it: it only
+    tells whether a refusal may name that model, never lets a request through."""
+    return rf"\A{_alternatives(models)}\z"
+
+
+# What a model's name can be (Ollama's: ASCII letters, digits and ._:/@-). Only such a name is shown back in
+# a refusal: HAProxy's json_query decodes escapes above ASCII wrongly, so another name may not be what was sent.
+A_NAME = r"\A[A-Za-z0-9][A-Za-z0-9._:/@-]*+\z"
 
 
 def path_pattern(route: Route, models: list[str]) -> str:

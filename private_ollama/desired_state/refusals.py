@@ -33,7 +33,7 @@ import json
 from dataclasses import dataclass
 
 DIALECTS = ("anthropic", "openai", "ollama")
-MODEL = "{model}"  # in a message: the model the request names, put in by HAProxy
+MODEL = "{model}"  # in a message: the model the request names (its first 200 bytes), put in by HAProxy
 # What a retry can mend: too many requests (later), Ollama busy or down (later), a slow client (again).
 RETRYABLE = {408, 429, 500, 502, 503, 504}
 # Anthropic's error types by status (its API reference), for the statuses the proxy answers.
@@ -92,7 +92,9 @@ REFUSALS = _refusals(
     Refusal(413, "request body too large", "request_too_large"),
     Refusal(415, "compressed request bodies are not accepted: send the body without Content-Encoding",
             "unsupported_content_encoding"),
-    Refusal(403, "model not allowed on this server", "model_not_allowed"),
+    Refusal(403, "model '{model}' is not allowed on this server", "model_not_allowed"),
+    Refusal(400, "the body's 'model' and 'name' must each be an allowed model, written once as a plain JSON string",
+            "model_not_checkable"),
     Refusal(413, "request body too large to check its model", "body_too_large_to_check"),
     Refusal(400, "request body is not one JSON object (RFC 8259) that this proxy can read", "invalid_json"),
     Refusal(413, "request body too large to route by its model", "body_too_large_to_route"),

@@ -7,13 +7,14 @@ error object under /v1/messages, OpenAI's under the rest of /v1/, Ollama's elsew
 
     expected_body("route_not_allowed", "/v1/chat%2Fcompletions")  # OpenAI's shape
     assert_refused(response, "host_not_allowed", "/api/tags")
+    assert_refused(response, "model_not_allowed", "/v1/chat/completions", model="qwen2.5-coder:32b")
 """
 
 from __future__ import annotations
 
 import json
 
-from private_ollama.desired_state.refusals import REFUSALS
+from private_ollama.desired_state.refusals import MODEL, REFUSALS
 
 
 def path_of(target: str) -> str:
@@ -30,8 +31,14 @@ def dialect(target: str) -> str:
     return "openai" if path.startswith("/v1/") else "ollama"
 
 
-def expected_body(name: str, target: str) -> dict:
-    return json.loads(REFUSALS[name].body(dialect(target)))
+def expected_body(name: str, target: str, model: str | None = None) -> dict:
+    """The body of refusal ``name`` in the dialect of ``target``; one that names the model names ``model``
+    (its first 200 bytes, as HAProxy cuts it: a character cut in two is left out)."""
+    body = REFUSALS[name].body(dialect(target))
+    if REFUSALS[name].names_the_model:
+        shown = model.encode()[:200].decode(errors="ignore")
+        body = body.replace(MODEL, json.dumps(shown)[1:-1])
+    return json.loads(body)
 
 
 def message_of(body: dict) -> str:
@@ -40,12 +47,13 @@ def message_of(body: dict) -> str:
     return error if isinstance(error, str) else error["message"]
 
 
-def assert_refused(response, name: str, target: str) -> None:
-    """``response`` is the refusal ``name`` in the dialect of ``target``, with its retry advice."""
+def assert_refused(response, name: str, target: str, model: str | None = None) -> None:
+    """``response`` is the refusal ``name`` in the dialect of ``target`` (naming ``model`` if it names one),
+    with its retry advice."""
     refusal = REFUSALS[name]
     assert response.status == refusal.status, (response.status, response.body[:300])
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == expected_body(name, target)
+    assert response.json() == expected_body(name, target, model)
     assert (response.headers.get("x-should-retry") == "false") is (not refusal.should_retry)
 
 

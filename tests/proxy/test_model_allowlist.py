@@ -19,7 +19,7 @@ from tests.proxy.wire import exchange, new_marker, request
 
 ALLOWED, OTHER = "llama3.2", "qwen2.5-coder:32b"  # both models exist in the stand-in
 BUFFER = 1024 * 1024
-NOT_ALLOWED, NOT_JSON = "model_not_allowed", "invalid_json"
+NOT_ALLOWED, UNCHECKABLE, NOT_JSON = "model_not_allowed", "model_not_checkable", "invalid_json"
 
 
 @pytest.fixture(scope="module")
@@ -78,25 +78,42 @@ def test_allowed_model_reaches_ollama_whole(filtered, ollama, method, target, bo
     assert [seen["body_length"] for seen in ollama.record.with_marker(marker)] == [len(body)]
 
 
+def named(model: str) -> tuple[str, str]:
+    """The refusal of a model that is not allowed, naming it."""
+    return NOT_ALLOWED, model
+
+
 REFUSED = {
-    "other model": ("POST", "/v1/chat/completions", chat(OTHER), NOT_ALLOWED),
-    "other model by name": ("POST", "/api/show", json.dumps({"name": OTHER}).encode(), NOT_ALLOWED),
-    "allowed name, other model": ("POST", "/api/show", json.dumps({"model": ALLOWED, "name": OTHER}).encode(),
-                                  NOT_ALLOWED),
-    "empty model, other name": ("POST", "/api/show", json.dumps({"model": "", "name": OTHER}).encode(), NOT_ALLOWED),
-    "other model in the path": ("GET", f"/v1/models/{OTHER}", b"", NOT_ALLOWED),
-    "other model in the path, %3A": ("GET", f"/v1/models/{OTHER.replace(':', '%3A')}", b"", NOT_ALLOWED),
+    "other model": ("POST", "/v1/chat/completions", chat(OTHER), named(OTHER)),
+    "other model by name": ("POST", "/api/show", json.dumps({"name": OTHER}).encode(), named(OTHER)),
+    "empty model, other name": ("POST", "/api/show", json.dumps({"model": "", "name": OTHER}).encode(),
+                                named(OTHER)),
+    "other model in the path": ("GET", f"/v1/models/{OTHER}", b"", named(OTHER)),
+    "other model in the path, %3A": ("GET", f"/v1/models/{OTHER.replace(':', '%3A')}", b"", named(OTHER)),
+    "other model, large body": ("POST", "/v1/messages", coding_agent_body(OTHER, 600_000), named(OTHER)),
+    "other model first, allowed one last": ("POST", "/v1/chat/completions",
+                                            b'{"model":"' + OTHER.encode() + b'","model":"llama3.2"}', named(OTHER)),
+    # Named as sent, cut to 200 bytes; a name that no model could have is not shown back.
+    "name of 100 KB": ("POST", "/v1/chat/completions", chat("a" * 100_000), named("a" * 100_000)),
+    "name with quotes and markup": ("POST", "/v1/chat/completions", chat('x"}</script>'), UNCHECKABLE),
+    "name beyond ASCII": ("POST", "/v1/chat/completions",
+                          json.dumps({"model": "caf\u00e9"}, ensure_ascii=False).encode(), UNCHECKABLE),
+    "name beyond ASCII, escaped": ("POST", "/v1/chat/completions", chat("caf\u00e9"), UNCHECKABLE),
+    # An allowed name, spelled so that Ollama could read another model (or none): told how to write it.
+    "allowed model, other name": ("POST", "/api/show", json.dumps({"model": ALLOWED, "name": OTHER}).encode(),
+                                  UNCHECKABLE),
     # Go's encoding/json takes the last duplicate; HAProxy's json_query the first.
     "duplicate key, other last": ("POST", "/v1/chat/completions",
-                                  b'{"model":"llama3.2","model":"' + OTHER.encode() + b'"}', NOT_ALLOWED),
+                                  b'{"model":"llama3.2","model":"' + OTHER.encode() + b'"}', UNCHECKABLE),
     # Go matches keys in any case and decodes escapes in them.
     "key in other case": ("POST", "/v1/chat/completions",
-                          b'{"model":"llama3.2","Model":"' + OTHER.encode() + b'"}', NOT_ALLOWED),
+                          b'{"model":"llama3.2","Model":"' + OTHER.encode() + b'"}', UNCHECKABLE),
     "escaped key": ("POST", "/v1/chat/completions",
-                    b'{"model":"llama3.2","mod\\u0065l":"' + OTHER.encode() + b'"}', NOT_ALLOWED),
-    "escaped value": ("POST", "/v1/chat/completions", b'{"model":"llama3.2:l\\u0061test"}', NOT_ALLOWED),
-    "null model": ("POST", "/v1/chat/completions", chat(None), NOT_ALLOWED),
-    "other model, large body": ("POST", "/v1/messages", coding_agent_body(OTHER, 600_000), NOT_ALLOWED),
+                    b'{"model":"llama3.2","mod\\u0065l":"' + OTHER.encode() + b'"}', UNCHECKABLE),
+    "escaped value": ("POST", "/v1/chat/completions", b'{"model":"llama3.2:l\\u0061test"}', UNCHECKABLE),
+    "null model": ("POST", "/v1/chat/completions", chat(None), UNCHECKABLE),
+    "number as model": ("POST", "/v1/chat/completions", chat(5), named("5")),
+    "object as model": ("POST", "/v1/chat/completions", chat({"name": OTHER}), UNCHECKABLE),
     # Not JSON (RFC 8259), or not one object: 400, whatever model it names.
     "second object after the first": ("POST", "/v1/chat/completions", chat(ALLOWED) + chat(OTHER), NOT_JSON),
     "not an object": ("POST", "/v1/chat/completions", json.dumps([{"model": ALLOWED}]).encode(), NOT_JSON),
@@ -120,7 +137,8 @@ REFUSED = {
 @pytest.mark.parametrize(("method", "target", "body", "refusal"), list(REFUSED.values()), ids=list(REFUSED))
 def test_other_model_or_no_json_is_refused_in_the_callers_dialect(filtered, method, target, body, refusal):
     response, _ = send(filtered, method, target, body)
-    assert_refused(response, refusal, target)
+    name, model = refusal if isinstance(refusal, tuple) else (refusal, None)
+    assert_refused(response, name, target, model)
 
 
 @pytest.mark.parametrize(("method", "target", "body", "refusal"), list(REFUSED.values()), ids=list(REFUSED))
