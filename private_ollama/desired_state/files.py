@@ -157,6 +157,7 @@ def haproxy_config(settings: Settings, layout: MacLayout, tailnet: Tailnet, pool
         refusals=REFUSALS,
         api_keys=_api_keys_context(settings, layout),
         models=_models_context(settings),
+        body_check=_body_check_context(settings, pool),
         access_log=access_log_path(layout) if settings.proxy_access_log else None,
         pool=_pool_context(layout, pool),
     )
@@ -239,11 +240,21 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
     return {
         "any_in_path": [route.regex(settings.ollama_model_id_pattern) for route in model_routes],
         "allowed_in_path": [model_filter.path_pattern(route, models) for route in model_routes],
-        "allowed_in_body": model_filter.body_pattern(models),
         "allowed_name": model_filter.name_pattern(models),
-        "a_name": model_filter.A_NAME,
-        "json_object": model_filter.JSON_OBJECT,
     }
+
+
+def _body_check_context(settings: Settings, pool: Pool | None) -> dict[str, str] | None:
+    """How a body's model is read strictly: against the allowlist when it is on, else in a pool against the
+    pool's models, so that the model HAProxy acts on is the one Ollama will read."""
+    if settings.allowed_models:
+        names = settings.allowed_model_spellings
+    elif serves_a_pool(pool):
+        names = model_filter.spellings(pool.models())
+    else:
+        return None
+    return {"known_in_body": model_filter.body_pattern(names), "json_object": model_filter.JSON_OBJECT,
+            "a_name": model_filter.A_NAME}
 
 
 def client_settings(settings: Settings, tailnet: Tailnet, pool: Pool | None = None) -> str:

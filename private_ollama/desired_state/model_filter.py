@@ -2,8 +2,8 @@
 
 A body is let through only when it is one JSON object (RFC 8259) whose every
 top-level ``"model"`` and ``"name"`` member is a string naming an allowed model
-(or empty), and no other top-level key could be read as one of them. That matters:
-Ollama decodes bodies with Go's encoding/json, which matches keys in any case
+(or empty), each key at most once, and no other top-level key could be read as
+one of them. That matters: Ollama decodes bodies with Go's encoding/json, which matches keys in any case
 (``"Model"``), decodes escapes in keys (``"mod\\u0065l"``) and takes the *last*
 of duplicate keys, while HAProxy's ``json_query`` takes the first. So rather
 than read one value and trust it, the expression walks the whole top level
@@ -17,6 +17,7 @@ and refuses every such spelling. It fails closed: a body it cannot read
     JSON_OBJECT                                       # any one JSON object: to tell "not JSON" from "not allowed"
     path_pattern(route, ["llama3.2:latest"])          # for ``path_reg``
     name_pattern(["llama3.2", "llama3.2:latest"])    # is a name read plainly an allowed one (to name it if not)
+    spellings(["llama3.2", "qwen2.5:7b"])             # ["llama3.2", "llama3.2:latest", "qwen2.5:7b"]
     A_NAME                                            # could it be any model's name at all (to name it)
 """
 
@@ -49,6 +50,15 @@ def _alternatives(models: list[str], colon: str = ":") -> str:
     return "(?i:" + "|".join(re.escape(model).replace(":", colon) for model in models) + ")"
 
 
+def spellings(models: list[str]) -> list[str]:
+    """Every name of each model, once: a bare name and name:latest are the same model."""
+    names = []
+    for model in models:
+        name, _, tag = model.partition(":")
+        names += [name, f"{name}:latest"] if tag in ("", "latest") else [model]
+    return list(dict.fromkeys(names))
+
+
 def body_pattern(models: list[str]) -> str:
     """The anchored PCRE2 expression a JSON request body must match.
 
@@ -56,12 +66,15 @@ def body_pattern(models: list[str]) -> str:
     ``/api/show`` body holds ``"model":""`` beside ``"name":"llama3.2"`` (or the
     reverse), and Ollama reads an empty one as absent.
     """
-    keys = "|".join(_MODEL_KEYS)
-    member = (
-        rf'(?:"(?:{keys})"{_WS}:{_WS}"(?:{_alternatives(models)})?"{_WS}'  # a model key, exactly spelled: allowed or ""
-        rf'|"(?!(?i:{keys})")[^"\\\x00-\x1f]*+"{_WS}:(?&value))'  # any other key, with no escapes: any value
-    )
-    return rf"\A{_WS}\{{{_WS}(?:{member}(?:,{_WS}{member})*+)?\}}{_WS}\z(?(DEFINE){_VALUE})"
+    # A model key, exactly spelled and at most once (a capture marks it seen): an allowed model or "".
+    model_keys = "|".join(
+        rf'"{key}"{_WS}:{_WS}(?(<seen_{key}>)(*FAIL))"(?:{_alternatives(models)})?"(?<seen_{key}>){_WS}'
+        for key in _MODEL_KEYS)
+    other_key = rf'"(?!(?i:{"|".join(_MODEL_KEYS)})")[^"\\\x00-\x1f]*+"{_WS}:(?&value)'  # no escapes; any value
+    # The members in one repeat, so that a mark set by one is seen by the next: each is followed by a comma
+    # and another member, or by the end of the object.
+    members = rf'(?:(?:{model_keys}|{other_key})(?:,{_WS}(?=")|(?=\}})))*+'
+    return rf"\A{_WS}\{{{_WS}{members}\}}{_WS}\z(?(DEFINE){_VALUE})"
 
 
 def name_pattern(models: list[str]) -> str:

@@ -93,8 +93,8 @@ REFUSALS = _refusals(
     Refusal(415, "compressed request bodies are not accepted: send the body without Content-Encoding",
             "unsupported_content_encoding"),
     Refusal(403, "model '{model}' is not allowed on this server", "model_not_allowed"),
-    Refusal(400, "the body's 'model' and 'name' must each be an allowed model, written once as a plain JSON string",
-            "model_not_checkable"),
+    Refusal(400, "the body's 'model' and 'name' must each name a model this server serves, written once as a plain "
+            "JSON string", "model_not_checkable"),
     Refusal(413, "request body too large to check its model", "body_too_large_to_check"),
     Refusal(400, "request body is not one JSON object (RFC 8259) that this proxy can read", "invalid_json"),
     Refusal(413, "request body too large to route by its model", "body_too_large_to_route"),

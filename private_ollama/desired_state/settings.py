@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pyinfra.api.exceptions import PyinfraError
 
+from private_ollama.desired_state import model_filter
 from private_ollama.desired_state.host_data import closest, is_pyinfra_key
 from private_ollama.desired_state.models import ModelName
 from private_ollama.desired_state.routes import DEFAULT_ROUTE_SETS, ROUTE_SETS, Route, routes_from_pairs
@@ -345,11 +346,7 @@ class Settings(BaseModel):
     @property
     def allowed_model_spellings(self) -> list[str]:
         """Every name of each allowed model, once: a bare name and name:latest are the same model."""
-        spellings = []
-        for model in self.allowed_models:
-            name, _, tag = model.partition(":")
-            spellings += [name, f"{name}:latest"] if tag in ("", "latest") else [model]
-        return list(dict.fromkeys(spellings))
+        return model_filter.spellings(self.allowed_models)
 
     @property
     def remote_path(self) -> str:

@@ -20,6 +20,7 @@ import pytest
 
 from private_ollama.desired_state.api_keys import KeyStore
 from tests.lab.conftest import changed, started_lab
+from tests.proxy.refusals import expected_body
 from tests.proxy.wire import MARKER_HEADER, new_marker
 
 pytestmark = pytest.mark.lab
@@ -157,6 +158,17 @@ def test_denied_requests_reach_no_members_ollama(pool, method, path, headers):
         status, answer = pool.curl(method, path, host=address(pool, index), body=body,
                                    headers={MARKER_HEADER: marker, **headers})
         assert status == 403, (index, status, answer)
+    assert reached(pool, marker) == [0, 0, 0]
+
+
+def test_a_body_ollama_would_read_as_another_model_is_refused_at_every_member(pool):
+    # The first "model" is llama3.2 (A and C), the last, which Ollama's Go decoder takes, B's qwen2.5-coder:7b.
+    marker = new_marker()
+    body = '{"model":"llama3.2","messages":[{"role":"user","content":"hi"}],"model":"qwen2.5-coder:7b"}'
+    for index in range(3):
+        status, answer = pool.curl("POST", "/v1/chat/completions", host=address(pool, index), body=body,
+                                   headers={MARKER_HEADER: marker})
+        assert (status, json.loads(answer)) == (400, expected_body("model_not_checkable", "/v1/chat/completions"))
     assert reached(pool, marker) == [0, 0, 0]
 
 

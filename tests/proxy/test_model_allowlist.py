@@ -65,6 +65,9 @@ ADMITTED = {
     "every JSON value and escape": ("POST", "/v1/chat/completions", json.dumps(
         {"model": ALLOWED, "a": [0, -1.5e-3, 2E+8, True, False, None, {}, [], "\"\\/\b\f\n\r\t\u00e9\ud83d"]},
         ensure_ascii=True).encode()),
+    "white space wherever RFC 8259 allows it": ("POST", "/v1/chat/completions",
+                                                b'\t{\n "model" :\r"llama3.2"\n,\t"a" : [ 1 , { } ] } \n'),
+    "empty object": ("POST", "/v1/chat/completions", b"{}"),
     "model in the path": ("GET", f"/v1/models/{ALLOWED}:latest", b""),
     "colon as %3A in the path": ("GET", f"/v1/models/{ALLOWED}%3Alatest", b""),
     "no model at all": ("GET", "/api/tags", b""),
@@ -105,6 +108,11 @@ REFUSED = {
     # Go's encoding/json takes the last duplicate; HAProxy's json_query the first.
     "duplicate key, other last": ("POST", "/v1/chat/completions",
                                   b'{"model":"llama3.2","model":"' + OTHER.encode() + b'"}', UNCHECKABLE),
+    "duplicate key, both allowed": ("POST", "/v1/chat/completions",
+                                    b'{"model":"llama3.2","model":"llama3.2:latest"}', UNCHECKABLE),
+    "empty model, then another": ("POST", "/v1/chat/completions",
+                                  b'{"model":"","model":"' + OTHER.encode() + b'"}', UNCHECKABLE),
+    "second name": ("POST", "/api/show", b'{"name":"llama3.2","stream":false,"name":"llama3.2"}', UNCHECKABLE),
     # Go matches keys in any case and decodes escapes in them.
     "key in other case": ("POST", "/v1/chat/completions",
                           b'{"model":"llama3.2","Model":"' + OTHER.encode() + b'"}', UNCHECKABLE),
@@ -128,6 +136,8 @@ REFUSED = {
     "NaN": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":NaN}', NOT_JSON),
     "unknown escape": ("POST", "/v1/chat/completions", b'{"model":"llama3.2","a":"\\x41"}', NOT_JSON),
     "trailing comma": ("POST", "/v1/chat/completions", b'{"model":"llama3.2",}', NOT_JSON),
+    "missing comma": ("POST", "/v1/chat/completions", b'{"model":"llama3.2" "a":1}', NOT_JSON),
+    "leading comma": ("POST", "/v1/chat/completions", b'{,"model":"llama3.2"}', NOT_JSON),
     "single quotes": ("POST", "/v1/chat/completions", b"{'model':'llama3.2'}", NOT_JSON),
     "nesting too deep to read": ("POST", "/v1/chat/completions",
                                  b'{"a":' + b"[" * 1000 + b"]" * 1000 + b',"model":"llama3.2"}', NOT_JSON),

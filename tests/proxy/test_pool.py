@@ -95,6 +95,49 @@ def test_a_404_names_the_model_as_sent_and_at_most_its_first_200_bytes(pool):
         assert_refused(response, "model_not_in_pool", "/v1/chat/completions", model)
 
 
+def claude_code_body(model: str) -> bytes:
+    """A coding agent's body: a tool schema with a "model" of its own, the model last."""
+    tool = {"name": "Task", "input_schema": {"type": "object", "properties": {"model": {"enum": ["haiku"]}}}}
+    return json.dumps({"tools": [tool], "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+                       "model": model}).encode()
+
+
+def test_only_the_top_level_model_routes(pool):
+    marker = new_marker()
+    assert pool.ask("mac-a", "POST", "/v1/messages", claude_code_body(ONLY_ON_B), marker).status == 200
+    assert pool.served_by(marker) == ["mac-b"]
+
+
+# Bodies that HAProxy's plain reading and Ollama's Go decoder would read as different models (Go takes the
+# last duplicate, matches keys in any case, decodes escapes): routed by one, Ollama would serve the other.
+# Sent to mac-a, which holds llama3.2 but not ONLY_ON_B.
+CRAFTED = {
+    "duplicate key, other last": b'{"model":"llama3.2","model":"' + ONLY_ON_B.encode() + b'"}',
+    "empty model, then another": b'{"model":"","model":"' + ONLY_ON_B.encode() + b'"}',
+    "key in other case": b'{"model":"llama3.2","Model":"' + ONLY_ON_B.encode() + b'"}',
+    "escaped key": b'{"mod\\u0065l":"' + ONLY_ON_B.encode() + b'"}',
+    "escaped value": b'{"model":"llama3.2:l\\u0061test"}',
+    "null model": chat(None),
+    "object as model": chat({"name": ONLY_ON_B}),
+}
+
+
+@pytest.mark.parametrize("body", list(CRAFTED.values()), ids=list(CRAFTED))
+def test_a_body_ollama_could_read_as_another_model_is_refused_not_routed(pool, body):
+    marker = new_marker()
+    response = pool.ask("mac-a", "POST", "/v1/chat/completions", body, marker)
+    assert_refused(response, "model_not_checkable", "/v1/chat/completions")
+    assert pool.served_by(marker) == []
+
+
+def test_a_body_that_is_not_one_json_object_is_refused_not_routed(pool):
+    for body in (b"model=" + ONLY_ON_B.encode(), chat("llama3.2") + chat(ONLY_ON_B)):
+        marker = new_marker()
+        assert_refused(pool.ask("mac-a", "POST", "/v1/chat/completions", body, marker), "invalid_json",
+                       "/v1/chat/completions")
+        assert pool.served_by(marker) == []
+
+
 @pytest.mark.parametrize("listing", ["/api/tags", "/v1/models"])
 def test_every_member_lists_the_whole_pool_once(pool, listing):
     for name in DECLARED:
