@@ -253,8 +253,11 @@ def _body_check_context(settings: Settings, pool: Pool | None) -> dict[str, str]
         names = model_filter.spellings(pool.models())
     else:
         return None
-    return {"known_in_body": model_filter.body_pattern(names), "json_object": model_filter.JSON_OBJECT,
-            "a_name": model_filter.A_NAME}
+    pattern = model_filter.body_pattern(names)
+    return {"known_in_body": pattern, "json_object": model_filter.JSON_OBJECT, "a_name": model_filter.A_NAME,
+            # The same expression as a converter's quoted argument (regsub), and the groups it reads the keys in.
+            "known_in_body_arg": pattern.replace("\\", "\\\\").replace('"', '\\"'),
+            "value_groups": model_filter.VALUE_GROUPS}
 
 
 def client_settings(settings: Settings, tailnet: Tailnet, pool: Pool | None = None) -> str:

@@ -1,4 +1,4 @@
-"""The model allowlist as the regular expressions HAProxy (PCRE2) checks requests with.
+"""The model allowlist (and a pool's reading of the model) as the regular expressions HAProxy (PCRE2) runs.
 
 A body is let through only when it is one JSON object (RFC 8259) whose every
 top-level ``"model"`` and ``"name"`` member is a string naming an allowed model
@@ -10,10 +10,13 @@ than read one value and trust it, the expression walks the whole top level
 (nested objects and arrays are skipped by recursion, strings by their escapes)
 and refuses every such spelling. It fails closed: a body it cannot read
 (not an object, trailing data, nesting too deep for PCRE's stack) is refused.
+A pool routes by the values the expression captured (``VALUE_GROUPS``): read
+by the same walk, not by ``json_query``, which finds nothing after 20 levels of
+nesting.
 
 .. code:: python
 
-    body_pattern(["llama3.2", "llama3.2:latest"])   # for ``req.body -m reg``
+    body_pattern(["llama3.2", "llama3.2:latest"])   # for ``req.body -m reg``; VALUE_GROUPS: what it read
     JSON_OBJECT                                       # any one JSON object: to tell "not JSON" from "not allowed"
     path_pattern(route, ["llama3.2:latest"])          # for ``path_reg``
     name_pattern(["llama3.2", "llama3.2:latest"])    # is a name read plainly an allowed one (to name it if not)
@@ -59,6 +62,11 @@ def spellings(models: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+# The groups a match of body_pattern captures each model key's value in (\1 and \3 in HAProxy's regsub):
+# each key's value, then its mark, in the order of _MODEL_KEYS; nothing before them captures.
+VALUE_GROUPS = {key: 1 + 2 * index for index, key in enumerate(_MODEL_KEYS)}
+
+
 def body_pattern(models: list[str]) -> str:
     """The anchored PCRE2 expression a JSON request body must match.
 
@@ -66,9 +74,10 @@ def body_pattern(models: list[str]) -> str:
     ``/api/show`` body holds ``"model":""`` beside ``"name":"llama3.2"`` (or the
     reverse), and Ollama reads an empty one as absent.
     """
-    # A model key, exactly spelled and at most once (a capture marks it seen): an allowed model or "".
+    # A model key, exactly spelled and at most once (a capture marks it seen): an allowed model or "". Its
+    # value is captured too (VALUE_GROUPS), for what reads the model from a body that matched.
     model_keys = "|".join(
-        rf'"{key}"{_WS}:{_WS}(?(<seen_{key}>)(*FAIL))"(?:{_alternatives(models)})?"(?<seen_{key}>){_WS}'
+        rf'"{key}"{_WS}:{_WS}(?(<seen_{key}>)(*FAIL))"(?<{key}_value>(?:{_alternatives(models)})?)"(?<seen_{key}>){_WS}'
         for key in _MODEL_KEYS)
     other_key = rf'"(?!(?i:{"|".join(_MODEL_KEYS)})")[^"\\\x00-\x1f]*+"{_WS}:(?&value)'  # no escapes; any value
     # The members in one repeat, so that a mark set by one is seen by the next: each is followed by a comma

@@ -102,9 +102,25 @@ def claude_code_body(model: str) -> bytes:
                        "model": model}).encode()
 
 
-def test_only_the_top_level_model_routes(pool):
+DEEP = "[" * 30 + "]" * 30  # deeper than HAProxy's json_query reads (20 levels)
+# Where the model may stand: what comes before it is no reason to read another one (or none).
+PLACED = {
+    "after a nested model of its own": ("/v1/messages", claude_code_body(ONLY_ON_B)),
+    "after deep nesting": ("/v1/chat/completions", f'{{"a":{DEEP},"model":"{ONLY_ON_B}"}}'.encode()),
+    "after deep nesting, with another name first": (
+        "/v1/chat/completions", f'{{"name":"llama3.2","a":{DEEP},"model":"{ONLY_ON_B}"}}'.encode()),
+    "after every JSON value and escape": ("/v1/chat/completions", json.dumps(
+        {"a": [0, -1.5e-3, 2E+8, True, False, None, {}, [], "\"\\/\b\f\n\r\t\u00e9\ud83d"], "model": ONLY_ON_B},
+        ensure_ascii=True).encode()),
+    "by name after deep nesting": ("/api/show", f'{{"model":"","a":{DEEP},"name":"{ONLY_ON_B}"}}'.encode()),
+}
+
+
+@pytest.mark.parametrize(("path", "body"), list(PLACED.values()), ids=list(PLACED))
+def test_the_top_level_model_routes_wherever_it_stands(pool, path, body):
     marker = new_marker()
-    assert pool.ask("mac-a", "POST", "/v1/messages", claude_code_body(ONLY_ON_B), marker).status == 200
+    response = pool.ask("mac-a", "POST", path, body, marker)
+    assert response.status == 200, response.body
     assert pool.served_by(marker) == ["mac-b"]
 
 
