@@ -68,7 +68,7 @@ test: deps
 	$(PY) -m pytest
 	@if [ -n "$(HAPROXY_33)" ] && [ -x "$(HAPROXY_33)" ]; then \
 	  echo "--> The proxy suite again, against $$($(HAPROXY_33) -v | head -n 1) ($(HAPROXY_33))"; \
-	  PRIVATE_OLLAMA_HAPROXY="$(HAPROXY_33)" $(PY) -m pytest -q tests/proxy tests/clients tests/unit/test_haproxy_render.py tests/unit/test_hardening_render.py; \
+	  PRIVATE_OLLAMA_HAPROXY="$(HAPROXY_33)" $(PY) -m pytest -q tests/proxy tests/clients tests/unit/test_haproxy_render.py tests/unit/test_hardening_render.py tests/unit/test_pool_render.py; \
 	else \
 	  echo "--> NOT RUN: the proxy suite against HAProxy 3.3 (Homebrew's line): no binary at ../shared/haproxy-3.3/haproxy; set HAPROXY_33=PATH"; \
 	fi

@@ -8,10 +8,12 @@ from pyinfra.api.exceptions import DeployError
 
 from facts.launchd import LaunchdDomain
 from facts.once import read
+from facts.pool import current_pool
 from facts.port_holders import port_holders
 from facts.privileges import PasswordlessSudo
 from facts.tailscale import TailscaleStatus
 from facts.target import current
+from private_ollama.desired_state.files import routing_expression_problem
 from private_ollama.desired_state.models import human_bytes
 
 mac = current()
@@ -103,6 +105,9 @@ if settings.ollama_models or settings.ollama_models_dir:
             problems.append(short)
         else:  # Ollama is not up yet, so what is installed is unknown: some of these may already be there
             logger.warning(f"{host.name}: {short} (unless some are installed already)")
+
+if problem := routing_expression_problem(settings, current_pool(mac)):
+    problems.append(problem)
 
 if problems:
     raise DeployError(f"preflight failed on {host.name}; nothing was changed:\n  - " + "\n  - ".join(problems))

@@ -35,7 +35,7 @@ from private_ollama.desired_state.refusals import (
     errorfile,
     refusals_map,
 )
-from private_ollama.desired_state.settings import Settings
+from private_ollama.desired_state.settings import Settings, SettingsError
 
 TEMPLATES = PROJECT / "templates"
 
@@ -244,16 +244,42 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
     }
 
 
-def _body_check_context(settings: Settings, pool: Pool | None) -> dict[str, str] | None:
-    """How a body's model is read strictly: against the allowlist when it is on, else in a pool against the
-    pool's models, so that the model HAProxy acts on is the one Ollama will read."""
+# HAProxy decodes a converter's argument into a buffer of its default size (16 KB, less two bytes,
+# whatever tune.bufsize says) while it parses the config: a pool's routing expression must fit in it.
+CONVERTER_ARGUMENT_MAX = 16_382
+
+
+def _strictly_read_names(settings: Settings, pool: Pool | None) -> tuple[list[str], str] | None:
+    """The model names a body is read strictly against, and whose they are: the allowlist's when it is on,
+    else in a pool the pool's; None when no body is read so."""
     if settings.allowed_models:
-        names = settings.allowed_model_spellings
-    elif serves_a_pool(pool):
-        names = model_filter.spellings(pool.models())
-    else:
+        return settings.allowed_model_spellings, "ollama_allowed_models"
+    if serves_a_pool(pool):
+        return model_filter.spellings(pool.models()), "the pool's members"
+    return None
+
+
+def routing_expression_problem(settings: Settings, pool: Pool | None) -> str | None:
+    """Why a pool's routing expression would not fit in HAProxy, with the remedy; None when it fits (or no
+    pool routes). Preflight asks, so that such an apply stops before it changes anything."""
+    names = _strictly_read_names(settings, pool)
+    if not serves_a_pool(pool) or names is None:
         return None
-    pattern = model_filter.body_pattern(names)
+    length = len(model_filter.body_pattern(names[0]))
+    if length <= CONVERTER_ARGUMENT_MAX:
+        return None
+    return (f"the {len(names[0])} model names of {names[1]} make the pool's routing expression {length} bytes, "
+            f"and HAProxy reads at most {CONVERTER_ARGUMENT_MAX}: declare fewer models (or allow fewer)")
+
+
+def _body_check_context(settings: Settings, pool: Pool | None) -> dict[str, Any] | None:
+    """How a body's model is read strictly, so that the model HAProxy acts on is the one Ollama will read."""
+    names = _strictly_read_names(settings, pool)
+    if names is None:
+        return None
+    if problem := routing_expression_problem(settings, pool):
+        raise SettingsError(problem)
+    pattern = model_filter.body_pattern(names[0])
     return {"known_in_body": pattern, "json_object": model_filter.JSON_OBJECT, "a_name": model_filter.A_NAME,
             # The same expression as a converter's quoted argument (regsub), and the groups it reads the keys in.
             "known_in_body_arg": pattern.replace("\\", "\\\\").replace('"', '\\"'),

@@ -77,13 +77,14 @@ def body_pattern(models: list[str]) -> str:
     # A model key, exactly spelled and at most once (a capture marks it seen): an allowed model or "". Its
     # value is captured too (VALUE_GROUPS), for what reads the model from a body that matched.
     model_keys = "|".join(
-        rf'"{key}"{_WS}:{_WS}(?(<seen_{key}>)(*FAIL))"(?<{key}_value>(?:{_alternatives(models)})?)"(?<seen_{key}>){_WS}'
+        rf'"{key}"{_WS}:{_WS}(?(<seen_{key}>)(*FAIL))"(?<{key}_value>(?&names)?)"(?<seen_{key}>){_WS}'
         for key in _MODEL_KEYS)
     other_key = rf'"(?!(?i:{"|".join(_MODEL_KEYS)})")[^"\\\x00-\x1f]*+"{_WS}:(?&value)'  # no escapes; any value
     # The members in one repeat, so that a mark set by one is seen by the next: each is followed by a comma
     # and another member, or by the end of the object.
     members = rf'(?:(?:{model_keys}|{other_key})(?:,{_WS}(?=")|(?=\}})))*+'
-    return rf"\A{_WS}\{{{_WS}{members}\}}{_WS}\z(?(DEFINE){_VALUE})"
+    # The names are written once, in DEFINE, whatever the keys that call them.
+    return rf"\A{_WS}\{{{_WS}{members}\}}{_WS}\z(?(DEFINE){_VALUE}(?<names>{_alternatives(models)}))"
 
 
 def name_pattern(models: list[str]) -> str:

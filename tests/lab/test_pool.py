@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -170,6 +171,19 @@ def test_a_body_ollama_would_read_as_another_model_is_refused_at_every_member(po
                                    headers={MARKER_HEADER: marker})
         assert (status, json.loads(answer)) == (400, expected_body("model_not_checkable", "/v1/chat/completions"))
     assert reached(pool, marker) == [0, 0, 0]
+
+
+def test_names_too_many_for_haproxy_stop_the_apply_in_preflight_and_the_pool_serves_on(pool, tmp_path):
+    allowed = UNION + [f"hf.co/example/model-{index:04d}:Q4_K_M" for index in range(600)]
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(Path(pool.inventory).read_text().replace(
+        "'proxy_pool': 'lab',", f"'proxy_pool': 'lab', 'ollama_allowed_models': {allowed!r},"))
+    run = pool.deploy(inventory=str(inventory))
+    assert run.rc != 0, run.output[-2000:]
+    assert "nothing was changed" in run.output and "HAProxy reads at most 16382: declare fewer models" in run.output
+    marker = new_marker()
+    assert chat(pool, 0, "qwen2.5-coder:7b", marker)[0] == 200
+    assert reached(pool, marker) == [0, 1, 0]
 
 
 def test_b_stopped_its_model_gets_503_at_once_and_b_back_is_served_again_within_the_check_interval(pool):

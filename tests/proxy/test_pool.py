@@ -116,6 +116,15 @@ PLACED = {
 }
 
 
+def test_on_v1_models_the_path_names_the_model_whatever_the_body(pool):
+    # Ollama reads the model from the path there; a body is no reason to route elsewhere.
+    for body in (b"", b"{}", json.dumps({"model": "llama3.2"}).encode()):
+        marker = new_marker()
+        response = pool.ask("mac-a", "GET", f"/v1/models/{ONLY_ON_B}", body, marker)
+        assert response.status == 200, (body, response.body)
+        assert pool.served_by(marker) == ["mac-b"], body
+
+
 @pytest.mark.parametrize(("path", "body"), list(PLACED.values()), ids=list(PLACED))
 def test_the_top_level_model_routes_wherever_it_stands(pool, path, body):
     marker = new_marker()

@@ -8,10 +8,19 @@ import json
 
 import pytest
 
-from private_ollama.desired_state.files import Tailnet, client_settings, haproxy_config, haproxy_files, tailscale_acl
+from private_ollama.desired_state import model_filter
+from private_ollama.desired_state.files import (
+    CONVERTER_ARGUMENT_MAX,
+    Tailnet,
+    client_settings,
+    haproxy_config,
+    haproxy_files,
+    tailscale_acl,
+)
 from private_ollama.desired_state.layout import MacLayout
 from private_ollama.desired_state.pool import Member, Pool
 from private_ollama.desired_state.settings import Settings, SettingsError
+from tests.proxy.haproxy import check, installed
 
 TAILNET = Tailnet(ip="100.64.0.1", dns_name="mac-a.tail1234.ts.net")
 SETTINGS = Settings.from_data({"proxy_pool": "studio", "proxy_buffer_bytes": 1048576})
@@ -98,3 +107,27 @@ def test_the_client_settings_name_every_member():
 def test_a_pool_needs_a_buffer_for_whole_bodies():
     with pytest.raises(SettingsError, match="proxy_buffer_bytes to at least 1048576"):
         Settings.from_data({"proxy_pool": "studio"})
+
+
+def pool_whose_routing_expression_is(length: int) -> Pool:
+    """A pool of many models, the last name padded so that the expression it routes by is ``length`` bytes."""
+    models = [f"m{index:04d}:q4" for index in range(1500)]
+    def expression(names: list[str]) -> int:
+        pool = Pool("studio", (member("mac-a", 1, local=True), member("mac-b", 2, *names)))
+        return len(model_filter.body_pattern(model_filter.spellings(pool.models())))
+    models[-1] += "x" * (length - expression(models))
+    assert expression(models) == length
+    return Pool("studio", (member("mac-a", 1, local=True), member("mac-b", 2, *models)))
+
+
+def test_a_pool_whose_routing_expression_fits_haproxy_passes_its_check(tmp_path):
+    pool = pool_whose_routing_expression_is(CONVERTER_ARGUMENT_MAX)
+    result = check(installed(SETTINGS, tmp_path, "127.0.0.1", pool))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_pool_whose_routing_expression_would_not_fit_is_refused_naming_the_remedy():
+    pool = pool_whose_routing_expression_is(CONVERTER_ARGUMENT_MAX + 1)
+    with pytest.raises(SettingsError, match=rf"1500 model names .* {CONVERTER_ARGUMENT_MAX + 1} bytes, "
+                                            rf"and HAProxy reads at most {CONVERTER_ARGUMENT_MAX}: declare fewer"):
+        haproxy_config(SETTINGS, LAYOUT, TAILNET, pool)
