@@ -241,6 +241,7 @@ def _models_context(settings: Settings) -> dict[str, Any] | None:
         "any_in_path": [route.regex(settings.ollama_model_id_pattern) for route in model_routes],
         "allowed_in_path": [model_filter.path_pattern(route, models) for route in model_routes],
         "allowed_name": model_filter.name_pattern(models),
+        "a_name": model_filter.A_NAME,
     }
 
 
@@ -262,25 +263,29 @@ def _strictly_read_names(settings: Settings, pool: Pool | None) -> tuple[list[st
 def routing_expression_problem(settings: Settings, pool: Pool | None) -> str | None:
     """Why a pool's routing expression would not fit in HAProxy, with the remedy; None when it fits (or no
     pool routes). Preflight asks, so that such an apply stops before it changes anything."""
-    names = _strictly_read_names(settings, pool)
-    if not serves_a_pool(pool) or names is None:
+    read = _strictly_read_names(settings, pool)
+    if not serves_a_pool(pool) or read is None:
         return None
-    length = len(model_filter.body_pattern(names[0]))
-    if length <= CONVERTER_ARGUMENT_MAX:
+    return _too_long_to_route_by(model_filter.body_pattern(read[0]), *read)
+
+
+def _too_long_to_route_by(pattern: str, names: list[str], whose: str) -> str | None:
+    if len(pattern) <= CONVERTER_ARGUMENT_MAX:
         return None
-    return (f"the {len(names[0])} model names of {names[1]} make the pool's routing expression {length} bytes, "
+    return (f"the {len(names)} model names of {whose} make the pool's routing expression {len(pattern)} bytes, "
             f"and HAProxy reads at most {CONVERTER_ARGUMENT_MAX}: declare fewer models (or allow fewer)")
 
 
 def _body_check_context(settings: Settings, pool: Pool | None) -> dict[str, Any] | None:
     """How a body's model is read strictly, so that the model HAProxy acts on is the one Ollama will read."""
-    names = _strictly_read_names(settings, pool)
-    if names is None:
+    read = _strictly_read_names(settings, pool)
+    if read is None:
         return None
-    if problem := routing_expression_problem(settings, pool):
+    names, whose = read
+    pattern = model_filter.body_pattern(names)
+    if serves_a_pool(pool) and (problem := _too_long_to_route_by(pattern, names, whose)):
         raise SettingsError(problem)
-    pattern = model_filter.body_pattern(names[0])
-    return {"known_in_body": pattern, "json_object": model_filter.JSON_OBJECT, "a_name": model_filter.A_NAME,
+    return {"known_in_body": pattern, "json_object": model_filter.JSON_OBJECT,
             # The same expression as a converter's quoted argument (regsub), and the groups it reads the keys in.
             "known_in_body_arg": pattern.replace("\\", "\\\\").replace('"', '\\"'),
             "value_groups": model_filter.VALUE_GROUPS}

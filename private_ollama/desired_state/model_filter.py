@@ -3,16 +3,16 @@
 A body is let through only when it is one JSON object (RFC 8259) whose every
 top-level ``"model"`` and ``"name"`` member is a string naming an allowed model
 (or empty), each key at most once, and no other top-level key could be read as
-one of them. That matters: Ollama decodes bodies with Go's encoding/json, which matches keys in any case
-(``"Model"``), decodes escapes in keys (``"mod\\u0065l"``) and takes the *last*
-of duplicate keys, while HAProxy's ``json_query`` takes the first. So rather
-than read one value and trust it, the expression walks the whole top level
-(nested objects and arrays are skipped by recursion, strings by their escapes)
-and refuses every such spelling. It fails closed: a body it cannot read
-(not an object, trailing data, nesting too deep for PCRE's stack) is refused.
-A pool routes by the values the expression captured (``VALUE_GROUPS``): read
-by the same walk, not by ``json_query``, which finds nothing after 20 levels of
-nesting.
+one of them. That matters: Ollama decodes bodies with Go's encoding/json, which
+matches keys in any case (``"Model"``), decodes escapes in keys
+(``"mod\\u0065l"``) and takes the *last* of duplicate keys, while HAProxy's
+``json_query`` takes the first. So rather than read one value and trust it, the
+expression walks the whole top level (nested objects and arrays are skipped by
+recursion, strings by their escapes) and refuses every such spelling. It fails
+closed: a body it cannot read (not an object, trailing data, nesting too deep
+for PCRE's stack) is refused. A pool routes by the values the expression
+captured (``VALUE_GROUPS``): read by the same walk, not by ``json_query``, which
+finds nothing after 20 levels of nesting.
 
 .. code:: python
 
