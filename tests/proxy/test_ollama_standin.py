@@ -937,11 +937,21 @@ def test_a_pull_cut_short_keeps_its_parts_and_the_next_one_resumes(empty, regist
             break
     connection.close()  # the client hangs up: Ollama stops the download and keeps what it has
     partial = os.path.join(blobs(empty), model_layer.digest.replace(":", "-") + "-partial")
-    parts = lambda: [json.loads(open(path).read()) for path in sorted(glob.glob(partial + "-*"))]  # noqa: E731
-    wait_until(lambda: sum(part["Completed"] for part in parts()) > model_layer.size // 3, "the parts are saved")
-    saved = sum(part["Completed"] for part in parts())
-    assert len(parts()) == 16 and os.stat(partial).st_size == model_layer.size
-    assert list(parts()[0]) == ["N", "Offset", "Size", "Completed"]
+    kept: list[list[dict]] = []
+
+    def parts_at_rest() -> bool:
+        """The part files once two readings agree: Ollama rewrites one in place (truncate, then write) until
+        it has stopped, so a reading can catch one empty."""
+        texts = [open(path).read() for path in sorted(glob.glob(partial + "-*"))]
+        kept.append([json.loads(text) for text in texts] if all(texts) else [])
+        at_rest = len(kept) > 1 and kept[-1] == kept[-2]
+        return at_rest and sum(part["Completed"] for part in kept[-1]) > model_layer.size // 3
+
+    wait_until(parts_at_rest, "the parts are saved")
+    parts = kept[-1]
+    saved = sum(part["Completed"] for part in parts)
+    assert len(parts) == 16 and os.stat(partial).st_size == model_layer.size
+    assert list(parts[0]) == ["N", "Offset", "Size", "Completed"]
     before = len(registry.requests())
     _, lines = pull_lines(empty, {"model": "llama3.2"})
     resumed = [line for line in lines if line.get("digest") == model_layer.digest]
